@@ -1,0 +1,58 @@
+# cnnlessons: set up, run the course, test it.
+#   make course   create .venv (unless an environment is active), execute every lesson
+#   make test     same set-up, then the whole test suite (what CI runs)
+# See README.md for the rest.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := course
+
+# Use the active virtualenv/conda environment if there is one, else a local .venv.
+ifneq ($(strip $(VIRTUAL_ENV)$(CONDA_PREFIX)),)
+  PYTHON ?= python
+  STAMP := .env-installed
+else
+  PYTHON := .venv/bin/python
+  STAMP := .venv/.installed
+endif
+PYTEST := $(PYTHON) -m pytest -p no:cacheprovider
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
+export TQDM_DISABLE := 1
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: setup course execute lab test test-gpu test-fast slides bench clean
+
+$(STAMP): pyproject.toml
+	@if [ "$(PYTHON)" = ".venv/bin/python" ] && [ ! -x .venv/bin/python ]; then \
+	  echo "creating .venv"; python3 -m venv .venv; fi
+	$(PYTHON) -m pip install --upgrade pip
+	$(PYTHON) -m pip install -e '.[test]'
+	@touch $@
+
+setup: $(STAMP) ## create the environment and install the course
+
+course: setup execute ## set up, then execute every lesson at its defaults
+
+execute: $(STAMP) ## re-execute every lesson in place (atomic; volatile metadata stripped)
+	$(PYTHON) -m cnnlessons.cli execute
+
+lab: $(STAMP) ## open JupyterLab on the lessons
+	$(PYTHON) -m jupyter lab notebooks/
+
+test: $(STAMP) ## the whole test suite: unit tests, strict nbval of every lesson, browser test
+	bash scripts/install-browser.sh
+	$(PYTEST) $(NBVAL) tests notebooks
+
+test-fast: $(STAMP) ## unit tests only (no notebooks, no browser)
+	$(PYTEST) -m "not slow and not browser" tests
+
+test-gpu: ## the whole suite with every lesson on CUDA; fails without CUDA
+	CNNLESSONS_DEVICE=cuda $(MAKE) test
+
+slides: $(STAMP) ## reveal.js slide decks of every lesson into build/slides/
+	$(PYTHON) -m cnnlessons.slides
+
+bench: $(STAMP) ## benchmarks into build/bench/
+	$(PYTHON) -m benchmarks.run
+
+clean:
+	rm -rf build .pytest_cache
