@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -67,21 +68,34 @@ def clean(nb: dict) -> dict:
 
 
 def _stable_widget_ids(nb: dict) -> dict:
-    """Widget model ids are random UUIDs; renumber them in order of first appearance."""
-    state = nb.get("metadata", {}).get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
-    text = json.dumps(nb)
-    ids: list[str] = []
-    for model_id in state.get("state", {}):
-        ids.append(model_id)
+    """Widget model ids are random UUIDs, and nbclient saves models in no fixed order.
+
+    Walk the models from the displayed views through their ``IPY_MODEL_`` references, rename
+    each id by its position in that walk, and drop models nothing displays (e.g. closed ones).
+    """
+    widgets = nb.get("metadata", {}).get("widgets", {})
+    state = widgets.get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    if not state:
+        return nb
+    order: list[str] = []
+
+    def visit(model_id: str) -> None:
+        if model_id in order or model_id not in state:
+            return
+        order.append(model_id)
+        for ref in re.findall(r"IPY_MODEL_([0-9a-f]+)", json.dumps(state[model_id], sort_keys=True)):
+            visit(ref)
+
     for cell in nb.get("cells", []):
         for out in cell.get("outputs", []):
             view = out.get("data", {}).get(WIDGET_VIEW)
-            if view and view.get("model_id") not in ids:
-                ids.append(view["model_id"])
-    if not ids:
-        return nb
-    for i, old in enumerate(ids):
-        text = text.replace(old, str(uuid.uuid5(uuid.NAMESPACE_URL, f"cnnlessons-widget-{i}")).replace("-", ""))
+            if view:
+                visit(view.get("model_id", ""))
+    kept = {model_id: state[model_id] for model_id in order}
+    widgets["application/vnd.jupyter.widget-state+json"]["state"] = kept
+    text = json.dumps(nb)
+    for i, old in enumerate(order):
+        text = text.replace(old, uuid.uuid5(uuid.NAMESPACE_URL, f"cnnlessons-widget-{i}").hex)
     return json.loads(text)
 
 

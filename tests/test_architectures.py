@@ -1,0 +1,63 @@
+"""The tour's table: measured architectures against torchvision's metadata and the papers."""
+from __future__ import annotations
+
+import pytest
+import torchvision
+
+from cnnlessons.architectures import ARCHITECTURES, HUMAN_TOP5, ILSVRC, get_architecture, profile, published
+
+
+@pytest.mark.parametrize("name", ["AlexNet", "GoogLeNet", "ResNet-18", "ResNet-34"])
+def test_counts_match_torchvision_metadata(name):
+    p = profile(name)
+    meta = torchvision.models.get_model_weights(get_architecture(name).torchvision_name).IMAGENET1K_V1.meta
+    assert p.params == meta["num_params"]
+    assert round(p.gmacs, 3) == pytest.approx(meta["_ops"], abs=5e-4)
+    assert p.published.acc1 == meta["_metrics"]["ImageNet-1K"]["acc@1"]
+
+
+@pytest.mark.parametrize("name, rf", [("AlexNet", 195), ("VGG-16", 212), ("ResNet-50", 427), ("ResNet-18", 435)])
+def test_receptive_fields_match_distill_and_facts(name, rf):
+    # Araujo et al. (Distill 2019) and FACTS.md: torchvision's layouts.
+    assert profile(name).receptive_field == rf
+
+
+@pytest.mark.parametrize("name", ["VGG-16", "VGG-19", "ResNet-18", "ResNet-34", "ResNet-50"])
+def test_depth_is_the_number_in_the_name(name):
+    assert profile(name).depth == int(name.split("-")[1])
+
+
+def test_se_resnet50_is_resnet50_plus_gates():
+    se, plain = profile("SE-ResNet-50"), profile("ResNet-50")
+    assert se.receptive_field == plain.receptive_field
+    assert 2.4e6 < se.params - plain.params < 2.6e6  # Hu et al.: "about 2.5M" more
+    assert se.published is None
+
+
+def test_profile_on_a_real_device_equals_meta():
+    assert profile("AlexNet", input_size=96, device="cpu") == profile("AlexNet", input_size=96)
+
+
+def test_every_architecture_builds_and_published_figures_exist():
+    names = [a.name for a in ARCHITECTURES]
+    assert len(set(names)) == len(names)
+    for arch in ARCHITECTURES:
+        if arch.torchvision_name:
+            assert published(arch.torchvision_name).params > 0
+
+
+def test_ilsvrc_table():
+    years = [r.year for r in ILSVRC]
+    assert years == sorted(years) and years[0] == 2010 and years[-1] == 2017
+    best = {}
+    for r in ILSVRC:
+        best[r.year] = min(best.get(r.year, 100.0), r.top5)
+        assert r.source
+    errors = [best[y] for y in sorted(best)]
+    assert errors == sorted(errors, reverse=True)  # every year beat the last
+    assert best[2015] < HUMAN_TOP5 < best[2014]
+
+
+def test_unknown_architecture():
+    with pytest.raises(KeyError, match="choose from"):
+        get_architecture("LeNet")

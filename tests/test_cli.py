@@ -1,0 +1,264 @@
+"""The command line, run as a real subprocess against a real lesson (``00_welcome``) and a
+tiny temporary lesson (registered by a small launcher script, so runs stay fast)."""
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from cnnlessons import cli
+from cnnlessons.lessons import REPO_ROOT, all_lessons, get_lesson
+
+PYTHON = sys.executable
+TINY_ID = "99_tiny"
+TINY_MAX_WIDTH = 5  # the tiny lesson claims width <= 5, so width 9 is valid but fails its claims
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, "TQDM_DISABLE": "1", **extra}
+    env.pop("CNNLESSONS_REPORT", None)
+    return env
+
+
+def run_cli(*args: str, launcher: Path | None = None, env: dict[str, str] | None = None,
+            timeout: float = 600) -> subprocess.CompletedProcess:
+    command = [PYTHON, str(launcher)] if launcher else [PYTHON, "-m", "cnnlessons.cli"]
+    return subprocess.run([*command, *args], capture_output=True, text=True, cwd=REPO_ROOT,
+                          env=env or cli_env(), timeout=timeout)
+
+
+def parameters_cell_values(notebook: Path) -> dict:
+    """The literal assignments of a notebook's ``parameters`` cell (parsed here independently)."""
+    nb = nbformat.read(notebook, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    return {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(cell.source).body}
+
+
+def files_under(folder: Path) -> set[Path]:
+    return set(folder.rglob("*")) if folder.exists() else set()
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    """A tiny lesson (notebook + launcher that registers it, then calls ``cli.main``)."""
+    folder = tmp_path_factory.mktemp("tiny_lesson")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell('seed = 0\ndevice = "auto"\nwidth = 3\nshape = "square"')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# A tiny lesson"),
+        params,
+        nbformat.v4.new_code_cell(textwrap.dedent(f"""\
+            from cnnlessons import Claims
+            claims = Claims()
+            claims.check("width squared", width * width, expected=width ** 2)
+            claims.check("width at most {TINY_MAX_WIDTH}", width, ok=width <= {TINY_MAX_WIDTH}, expected="<= {TINY_MAX_WIDTH}")
+            print(shape, width * width)
+            claims.table()""")),
+    ]
+    nbformat.write(nb, folder / f"{TINY_ID}.ipynb")
+    (folder / "launcher.py").write_text(textwrap.dedent(f"""\
+        import sys
+        from pathlib import Path
+
+        import cnnlessons.lessons as registry
+        from cnnlessons.params import DEVICE, SEED, Choice, Int
+
+
+        class TinyLesson(registry.Lesson):
+            @property
+            def notebook(self):
+                return Path(__file__).with_name("{TINY_ID}.ipynb")
+
+
+        TINY = TinyLesson(id="{TINY_ID}", title="A tiny test lesson", demo={{"width": 2}},
+                          params={{"seed": SEED, "device": DEVICE, "width": Int(min=1, max=10),
+                                   "shape": Choice(choices=("square", "disk"))}})
+        real = registry.all_lessons
+        registry.all_lessons = lambda: (*real(), TINY)
+
+        from cnnlessons.cli import main
+
+        sys.exit(main())
+        """))
+    return folder / "launcher.py"
+
+
+# ----------------------------------------------------------------- parsing, without kernels
+
+@pytest.mark.parametrize("text", ["True", "False", "None", "3", "-3", "1_000", "0.5", "1e-3", "nan",
+                                  "false", "auto", "[3,3]", "3,3", ""])
+def test_values_are_parsed_like_papermills_p(text):
+    from papermill.cli import _resolve_type  # the reference: papermill's own -p parser
+
+    expected = _resolve_type(text)
+    got = cli.papermill_value(text)
+    assert type(got) is type(expected)
+    assert got == expected or (got != got and expected != expected)  # nan
+
+
+def test_sweep_values_split_on_commas_outside_brackets():
+    assert cli.split_values("1,2,3") == ["1", "2", "3"]
+    assert cli.split_values("[3,3],[5, 5]") == ["[3,3]", "[5, 5]"]
+    with pytest.raises(cli.UsageError, match="empty value"):
+        cli.split_values("1,,2")
+
+
+# ----------------------------------------------------------------- list
+
+def test_list_shows_every_lesson_with_its_notebook_defaults():
+    result = run_cli("list", "--json")
+    assert result.returncode == 0, result.stderr
+    listed = {entry["id"]: entry for entry in json.loads(result.stdout)}
+    assert set(listed) == {lesson.id for lesson in all_lessons()}
+    for lesson in all_lessons():
+        entry = listed[lesson.id]
+        assert set(entry["parameters"]) == set(lesson.params)
+        assert entry["demo"] == {k: v for k, v in lesson.demo.items()}
+        if lesson.notebook.is_file():
+            defaults = parameters_cell_values(lesson.notebook)
+            assert {name: p["default"] for name, p in entry["parameters"].items()} == \
+                {name: defaults.get(name) for name in lesson.params}
+        for name, spec in lesson.params.items():
+            assert entry["parameters"][name]["valid"] == spec.describe()
+
+    text = run_cli("list")
+    assert text.returncode == 0, text.stderr
+    welcome = get_lesson("00_welcome")
+    assert welcome.title in text.stdout
+    for name in welcome.params:
+        assert f"-p {name}" in text.stdout
+
+
+# ----------------------------------------------------------------- run: bad parameters
+
+def test_run_rejects_a_bad_parameter_before_starting_a_kernel(tmp_path):
+    """As a subprocess: exit status 2, a message naming the parameter and its valid values,
+    and nothing written (neither the -o file nor anything under build/runs/)."""
+    before = files_under(cli.RUNS_DIR)
+    out = tmp_path / "out" / "run.ipynb"
+    result = run_cli("run", "00_welcome", "-p", "seed", "-1", "-o", str(out))
+    assert result.returncode == 2
+    assert "'seed'" in result.stderr and "an integer in [0, inf]" in result.stderr
+    assert "Traceback" not in result.stderr
+    unknown = run_cli("run", "00_welcome", "-p", "learning_rate", "0.1")
+    assert unknown.returncode == 2
+    assert "learning_rate" in unknown.stderr and "seed" in unknown.stderr  # names the valid ones too
+    assert not (tmp_path / "out").exists()
+    assert files_under(cli.RUNS_DIR) == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-p", "seed", "abc"], "parameter 'seed': got 'abc'"),
+    (["-p", "seed", "1.5"], "parameter 'seed': got 1.5"),
+    (["-p", "device", "gpu"], "parameter 'device': got 'gpu'"),
+    (["-p", "nope", "1"], "unknown parameter(s) ['nope']"),
+])
+def test_run_bad_parameters_in_process(args, message, tmp_path, capsys):
+    out = tmp_path / "out.ipynb"
+    assert cli.main(["run", "00_welcome", *args, "-o", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_refuses_a_device_that_is_not_here(tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA, so device='cuda' is valid here")
+    assert cli.main(["run", "00_welcome", "-p", "device", "cuda", "-o", str(tmp_path / "o.ipynb")]) == 2
+    assert "parameter 'device'" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_lesson_is_a_clear_error(capsys):
+    assert cli.main(["run", "no_such_lesson"]) == 2
+    err = capsys.readouterr().err
+    assert "no lesson 'no_such_lesson'" in err and "00_welcome" in err
+
+
+# ----------------------------------------------------------------- run and sweep: real kernels
+
+@pytest.mark.slow
+def test_run_executes_with_parameters_and_shows_progress(tiny, tmp_path):
+    env = cli_env()
+    env.pop("TQDM_DISABLE")  # progress is shown unless the user turned tqdm off
+    out = tmp_path / "runs" / "tiny.ipynb"
+    result = run_cli("run", TINY_ID, "--demo", "-p", "shape", "disk", "-o", str(out), launcher=tiny, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Executing" in result.stderr  # papermill's per-cell progress bar
+    assert "done in" in result.stdout
+    assert sorted(p.name for p in out.parent.iterdir()) == ["tiny.ipynb"]  # no temporary files left
+    nb = nbformat.read(out, as_version=4)
+    injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert 'width = 2' in injected.source and 'shape = "disk"' in injected.source  # demo preset + -p
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "disk 4" in printed
+    assert not any(o.output_type == "error" for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "papermill" not in nb.metadata  # cleaned like committed notebooks
+
+
+@pytest.mark.slow
+def test_sweep_runs_a_grid_in_parallel_and_reports_a_failed_run(tiny, tmp_path):
+    out = tmp_path / "sweep"
+    widths = [2, 3, 9]  # 9 is a valid value whose claim "width at most 5" fails in the notebook
+    result = run_cli("sweep", TINY_ID, "-p", "width", ",".join(map(str, widths)), "-p", "shape", "disk",
+                     "--jobs", "2", "-o", str(out), launcher=tiny)
+    assert result.returncode == 1, result.stdout + result.stderr  # one run failed
+    assert "1 of 3 run(s) FAILED: 3" in result.stderr
+
+    rows = list(csv.DictReader((out / "summary.csv").open()))
+    assert [int(r["width"]) for r in rows] == widths
+    assert [r["shape"] for r in rows] == ["disk"] * 3
+    assert [r["status"] for r in rows] == ["ok" if w <= TINY_MAX_WIDTH else "failed" for w in widths]
+    assert [int(r["width squared"]) for r in rows] == [w * w for w in widths]  # claim values per run
+    assert [r["claims_held"] for r in rows] == ["2/2" if w <= TINY_MAX_WIDTH else "1/2" for w in widths]
+    assert "ClaimFailed" in rows[2]["error"] and rows[0]["error"] == ""
+
+    long_rows = list(csv.DictReader((out / "claims.csv").open()))
+    assert len(long_rows) == 2 * len(widths)
+    markdown = (out / "summary.md").read_text()
+    assert "| run | width | shape | status |" in markdown
+    assert "## Failed runs" in markdown and "ClaimFailed" in markdown
+
+    # Completed runs kept their notebooks; the failed one left only its log and claims report.
+    assert (out / "run-1.ipynb").is_file() and (out / "run-2.ipynb").is_file()
+    assert not (out / "run-3.ipynb").exists()
+    assert "FAILED" in (out / "run-3.log").read_text()
+    for name in ("run-1.ipynb", "run-2.ipynb"):
+        nb = nbformat.read(out / name, as_version=4)
+        assert any("disk" in o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def test_sweep_checks_every_value_before_running_anything(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    assert cli.main(["sweep", "00_welcome", "-p", "seed", "0,1,-5", "-o", str(out)]) == 2
+    assert "parameter 'seed': got -5" in capsys.readouterr().err
+    assert not out.exists()
+    assert cli.main(["sweep", "00_welcome", "-o", str(out)]) == 2
+    assert "at least one -p" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------- doctor
+
+def test_doctor_reports_versions_device_and_online_extras_without_hanging():
+    import torch
+
+    from cnnlessons.device import get_device
+
+    result = run_cli("doctor", "--timeout", "1", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert f"torch        {torch.__version__}" in result.stdout
+    assert f"auto -> {get_device('auto')}" in result.stdout
+    for name, url in cli.ONLINE_EXTRAS:
+        line = next(line for line in result.stdout.splitlines() if url in line)
+        assert "reachable" in line  # "reachable" or "unreachable (...)": either way an answer

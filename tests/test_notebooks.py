@@ -1,0 +1,78 @@
+"""The notebook pipeline: atomic execution, volatile metadata stripped, stable widget ids."""
+import json
+
+import nbformat
+import pytest
+
+from cnnlessons.notebooks import clean, default_parameters, dumps, execute
+
+
+def make_notebook(path, *sources, params="x = 1"):
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(params)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell] + [nbformat.v4.new_code_cell(s) for s in sources]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(path))
+    return path
+
+
+@pytest.mark.slow
+def test_execute_in_place_strips_volatile_metadata_and_is_repeatable(tmp_path):
+    path = make_notebook(tmp_path / "ok.ipynb", "print(x * 2)")
+    execute(path, progress=False)
+    first = path.read_text()
+    nb = json.loads(first)
+    assert nb["cells"][1]["outputs"][0]["text"] in ("2\n", ["2\n"])
+    assert "papermill" not in nb["metadata"]
+    assert all("execution" not in c["metadata"] and "papermill" not in c["metadata"] for c in nb["cells"])
+    execute(path, progress=False)
+    assert path.read_text() == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.ipynb"]  # no temporary files left
+
+
+@pytest.mark.slow
+def test_failed_run_leaves_the_notebook_untouched(tmp_path):
+    path = make_notebook(tmp_path / "bad.ipynb", "raise RuntimeError('boom')")
+    before = path.read_bytes()
+    with pytest.raises(Exception, match="boom"):
+        execute(path, progress=False)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.ipynb"]
+
+
+@pytest.mark.slow
+def test_parameters_are_injected(tmp_path):
+    path = make_notebook(tmp_path / "p.ipynb", "print(x * 2)")
+    out = tmp_path / "out.ipynb"
+    execute(path, out, parameters={"x": 21}, progress=False)
+    nb = json.loads(out.read_text())
+    assert nb["cells"][-1]["outputs"][0]["text"] in ("42\n", ["42\n"])
+
+
+def widget_notebook(ids):
+    view = lambda i: {"output_type": "display_data", "metadata": {}, "data": {  # noqa: E731
+        "application/vnd.jupyter.widget-view+json": {"model_id": i, "version_major": 2, "version_minor": 0}}}
+    a, b, orphan = ids
+    state = {orphan: {"state": {}}, b: {"state": {"layout": "IPY_MODEL_" + a}}, a: {"state": {}}}
+    return {"metadata": {"widgets": {"application/vnd.jupyter.widget-state+json": {"state": state}}},
+            "nbformat": 4, "nbformat_minor": 5,
+            "cells": [{"cell_type": "code", "metadata": {"execution": {"t": 1}}, "outputs": [view(b)], "source": ""}]}
+
+
+def test_widget_ids_become_stable_and_orphans_go():
+    one = clean(widget_notebook(["aa11", "bb22", "cc33"]))
+    two = clean(widget_notebook(["dd44", "ee55", "ff66"]))
+    assert dumps(one) == dumps(two)
+    state = one["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    assert len(state) == 2  # the orphan is dropped
+    assert one["cells"][0]["metadata"] == {}
+
+
+def test_default_parameters_reads_the_parameters_cell(tmp_path):
+    path = make_notebook(tmp_path / "d.ipynb", params="seed = 3\ndevice = 'auto'\nsizes = [1, 2]")
+    assert default_parameters(path) == {"seed": 3, "device": "auto", "sizes": [1, 2]}
+    nb = nbformat.v4.new_notebook()
+    nbformat.write(nb, str(tmp_path / "none.ipynb"))
+    with pytest.raises(ValueError, match="no cell is tagged 'parameters'"):
+        default_parameters(tmp_path / "none.ipynb")

@@ -1,0 +1,127 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cnnlessons.models import cifar_resnet
+from cnnlessons.models.cifar_resnet import BasicBlock
+from cnnlessons.residual import (deepen, degradation_experiment, gradient_norms, make_identity_,
+                                 max_output_difference, shortcut_deviation)
+
+
+def _trained_like(model):
+    """Give every BN non-trivial running statistics and affine parameters (as after training)."""
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0, 0.2)
+    return model.eval()
+
+
+@pytest.mark.parametrize("shortcuts", [True, False])
+def test_deepen_keeps_the_function_in_eval_mode(shortcuts):
+    torch.manual_seed(0)
+    shallow = _trained_like(cifar_resnet(8, shortcuts=shortcuts, num_classes=5))
+    deep = deepen(shallow, 26)
+    assert deep.depth == 26 and len(deep.layer2) == 4
+    assert sum(p.numel() for p in deep.parameters()) > sum(p.numel() for p in shallow.parameters())
+    x = torch.randn(8, 3, 16, 16)
+    reference = shallow(x)
+    assert (deep(x) - reference).abs().max().item() < 1e-5
+    assert max_output_difference(shallow, deep, x) < 1e-5
+    # the deeper net really has different layers: perturbing a new block changes the output
+    with torch.no_grad():
+        deep.layer1[-1].conv2.weight.add_(0.1)
+        deep.layer1[-1].bn2.weight.add_(0.1)
+    assert max_output_difference(shallow, deep, x) > 1e-3
+
+
+def test_deepen_does_not_touch_the_original():
+    shallow = cifar_resnet(8)
+    before = {k: v.clone() for k, v in shallow.state_dict().items()}
+    deepen(shallow, 20)
+    assert all(torch.equal(before[k], v) for k, v in shallow.state_dict().items())
+
+
+def test_residual_identity_also_holds_in_train_mode_but_plain_does_not():
+    torch.manual_seed(0)
+    x = torch.randn(16, 3, 16, 16)
+    res = _trained_like(cifar_resnet(8))
+    plain = _trained_like(cifar_resnet(8, shortcuts=False))
+    assert max_output_difference(res, deepen(res, 14), x, train_mode=True) < 1e-5
+    # BN with batch statistics normalises the copied activations: not the identity any more
+    assert max_output_difference(plain, deepen(plain, 14), x, train_mode=True) > 1e-2
+
+
+def test_make_identity_block_by_hand():
+    torch.manual_seed(0)
+    x = torch.randn(4, 8, 6, 6).relu()  # a block's input comes out of a ReLU
+    for residual in (True, False):
+        block = make_identity_(BasicBlock(8, 8, residual=residual)).eval()
+        assert torch.allclose(block(x), x, atol=1e-6)
+    with pytest.raises(ValueError, match="shortcut"):
+        make_identity_(BasicBlock(8, 16, stride=2))
+
+
+def test_deepen_with_se_residual():
+    torch.manual_seed(0)
+    shallow = _trained_like(cifar_resnet(8, se=True))
+    x = torch.randn(4, 3, 16, 16)
+    assert max_output_difference(shallow, deepen(shallow, 20), x) < 1e-5
+
+
+def test_deepen_bad_depth():
+    with pytest.raises(ValueError, match="depth"):
+        deepen(cifar_resnet(20), 14)
+    with pytest.raises(ValueError, match="depth"):
+        deepen(cifar_resnet(20), 27)
+    with pytest.raises(TypeError, match="CifarResNet"):
+        deepen(torch.nn.Linear(2, 2), 20)  # type: ignore[arg-type]
+
+
+def test_zero_init_makes_every_block_its_shortcut():
+    torch.manual_seed(0)
+    x = torch.randn(8, 3, 16, 16)
+    zero = cifar_resnet(20, zero_init_residual=True)
+    deviations = shortcut_deviation(zero, x)
+    assert len(deviations) == 9 and max(deviations) == 0.0
+    # the whole body is then the stem followed by the shortcuts: compare with a hand computation
+    zero.eval()
+    h = F.relu(zero.bn1(zero.conv1(x)))
+    h = F.pad(h[:, :, ::2, ::2], (0, 0, 0, 0, 0, 16))          # stage 2 entry: option A
+    h = F.pad(h[:, :, ::2, ::2], (0, 0, 0, 0, 0, 32))          # stage 3 entry
+    expected = zero.fc(h.mean((2, 3)))
+    assert torch.allclose(zero(x), expected, atol=1e-5)
+    assert min(shortcut_deviation(cifar_resnet(20), x)) > 1e-2  # the default init is not
+
+
+def test_shortcut_deviation_leaves_bn_statistics_alone():
+    model = cifar_resnet(8)
+    before = model.layer1[0].bn1.running_mean.clone()
+    shortcut_deviation(model, torch.randn(4, 3, 16, 16))
+    assert torch.equal(before, model.layer1[0].bn1.running_mean)
+
+
+def test_gradient_norms_match_autograd():
+    torch.manual_seed(0)
+    model = cifar_resnet(8, num_classes=4)
+    x, y = torch.randn(6, 3, 16, 16), torch.tensor([0, 1, 2, 3, 0, 1])
+    norms = gradient_norms(model, x, y)
+    assert list(norms)[0] == "conv1" and list(norms)[-1] == "fc" and len(norms) == 8
+    assert all(p.grad is None for p in model.parameters())  # the model is untouched
+    F.cross_entropy(model(x), y).backward()
+    assert norms["layer2.0.conv1"] == pytest.approx(model.layer2[0].conv1.weight.grad.norm().item(), rel=1e-5)
+
+
+def test_degradation_experiment_runs_and_records():
+    result = degradation_experiment((8,), seeds=(3,), steps=4, eval_every=2, n_train=64, n_test=32,
+                                    widths=(4, 8, 8), classes=4, show_progress=False)
+    assert [r.name for r in result.runs] == ["plain-8", "residual-8"]
+    run = result.runs[0]
+    assert run.history.eval_step == [2, 4] and 0 <= run.train_error <= 1 and 0 <= run.test_error <= 1
+    assert result.per_seed("plain", 8) == [run.train_error]
+    with pytest.raises(ValueError, match="families"):
+        degradation_experiment((8,), families=("dense",))

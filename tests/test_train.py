@@ -1,0 +1,85 @@
+import pytest
+import torch
+from torch import nn
+
+from cnnlessons import Batches, evaluate, fit, seed_everything
+from cnnlessons.data import make_shapes
+
+
+def small_cnn(classes: int) -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, classes))
+
+
+def train_once(seed: int, steps: int = 30):
+    seed_everything(seed)
+    x, y = make_shapes(256, size=16, classes=["stripes", "disk"], seed=seed)
+    model = small_cnn(2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    history = fit(model, Batches(x, y, 32, seed=seed), opt, steps=steps, show_progress=False)
+    return model, history, (x, y)
+
+
+def test_deterministic_on_cpu_for_a_seed():
+    _, h1, _ = train_once(0)
+    _, h2, _ = train_once(0)
+    _, h3, _ = train_once(1)
+    assert h1.loss == h2.loss
+    assert h1.loss != h3.loss
+
+
+def test_it_learns_and_records_history():
+    model, h, (x, y) = train_once(0, steps=80)
+    assert len(h.loss) == len(h.error) == len(h.lr) == len(h.step) == 80
+    assert sum(h.loss[-10:]) < 0.6 * sum(h.loss[:10])
+    loss, error = evaluate(model, Batches(x, y, 64, shuffle=False))
+    assert error < 0.3 and loss > 0
+    assert model.training  # evaluate restores the mode
+
+
+def test_epochs_evaluate_once_per_pass_and_plateau_lowers_lr():
+    seed_everything(0)
+    x, y = make_shapes(64, size=8, classes=["disk", "square"], seed=0)
+    model = small_cnn(2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    # A plateau scheduler with patience 0 and a threshold no improvement can meet: lr drops every eval.
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=0, threshold=10.0)
+    train = Batches(x, y, 16, seed=0)
+    h = fit(model, train, opt, epochs=3, scheduler=sched, val=Batches(x, y, 64, shuffle=False),
+            show_progress=False)
+    assert h.eval_step == [4, 8, 12]
+    assert len(h.val_error) == 3
+    assert h.lr[0] == pytest.approx(0.1) and h.lr[-1] < 0.1
+
+
+def test_batches_cover_everything_once_per_pass_reproducibly():
+    x, y = torch.arange(10).float().view(10, 1, 1, 1), torch.arange(10)
+    b1, b2 = Batches(x, y, 3, seed=5), Batches(x, y, 3, seed=5)
+    pass1 = torch.cat([yb for _, yb in b1])
+    assert sorted(pass1.tolist()) == list(range(10)) and len(b1) == 4
+    assert torch.equal(pass1, torch.cat([yb for _, yb in b2]))
+    assert not torch.equal(pass1, torch.cat([yb for _, yb in b1]))  # a fresh shuffle each pass
+    assert len(Batches(x, y, 3, drop_last=True)) == 3
+
+
+def test_bad_arguments():
+    x, y = torch.zeros(4, 3, 4, 4), torch.zeros(4, dtype=torch.long)
+    with pytest.raises(ValueError, match="x has 4 items but y has 3"):
+        Batches(x, y[:3], 2)
+    with pytest.raises(ValueError, match="batch_size"):
+        Batches(x, y, 0)
+    model = small_cnn(2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="exactly one of steps= or epochs="):
+        fit(model, Batches(x, y, 2), opt)
+    with pytest.raises(ValueError, match="steps must be >= 1"):
+        fit(model, Batches(x, y, 2), opt, steps=0)
+
+
+def test_smoothed_is_a_trailing_mean():
+    from cnnlessons import History
+
+    h = History(loss=[4.0, 2.0, 0.0, 2.0])
+    assert h.smoothed("loss", window=2) == [4.0, 3.0, 1.0, 1.0]
