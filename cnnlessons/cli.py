@@ -480,8 +480,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     print(f"cnnlessons   {__version__} ({_shown(Path(__file__).parent)})")
     print(f"python       {platform.python_version()} ({sys.executable})")
     print(f"platform     {platform.platform()}")
-    for package in DOCTOR_PACKAGES:
-        print(f"{package:<12} {_version(package)}")
+    for package in DOCTOR_PACKAGES:  # torch's own string also says which build (+cpu, +cu130)
+        print(f"{package:<12} {torch.__version__ if package == 'torch' else _version(package)}")
     print()
     try:
         device = str(get_device("auto"))

@@ -61,3 +61,8 @@ def test_ilsvrc_table():
 def test_unknown_architecture():
     with pytest.raises(KeyError, match="choose from"):
         get_architecture("LeNet")
+
+
+def test_receptive_field_below_224_uses_the_conv_features():
+    # At 128x128 AlexNet's adaptive pool upsamples 3x3 maps to 6x6; the conv part's field is unchanged.
+    assert profile("AlexNet", input_size=128).receptive_field == 195

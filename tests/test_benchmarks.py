@@ -15,9 +15,10 @@ from torch import nn
 # root, not part of the installed package: make it importable however pytest was started.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import lessons, run, training  # noqa: E402
+from benchmarks import lessons, report, run, training  # noqa: E402
 from benchmarks.flops import bf16_peak_tflops, hook_forward_macs  # noqa: E402
 from cnnlessons.data import make_shapes  # noqa: E402
+from cnnlessons import train  # noqa: E402
 from cnnlessons.train import Batches, fit  # noqa: E402
 
 TINY = ["--quick", "--steps", "2", "--repeats", "1", "--batch-size", "4", "--images", "8", "--size", "8",
@@ -83,6 +84,32 @@ def test_bare_loop_does_exactly_fits_work(model_name):
     assert [loss.item() for loss in bare] == history.loss  # 5 steps cross an epoch (3 batches/pass)
     for p, q in zip(model_a.parameters(), model_b.parameters()):
         assert torch.equal(p, q)
+
+
+def test_float32_switch_turns_off_fits_cuda_fast_path_and_restores_it():
+    cuda = torch.device("cuda")  # only a name here: nothing runs on it
+    with training.precision(False) as options:
+        if options:  # fit has grown the proposed argument
+            assert options == {training.PRECISION_ARGUMENT: False}
+        else:
+            assert not train._fast_cuda(cuda)
+    with training.precision(True) as options:
+        assert options in ({}, {training.PRECISION_ARGUMENT: True})
+    assert train._fast_cuda(cuda)
+
+
+def test_cuda_section_code_path_runs_and_renders_on_the_cpu():
+    """The GPU section cannot run here; its code (variants, MAC rate, ratios, table) can."""
+    section = training.cuda_precision("small_cnn", batch_size=4, steps=1, repeats=1, images=8, size=8,
+                                      device="cpu")
+    assert {r["variant"] for r in section["rows"]} == {
+        "fit (bf16 + channels_last)", "fit (float32)", "bare loop (bf16 + channels_last)", "bare loop (float32)"}
+    assert section["bf16_dense_peak_tflops"] is None  # a CPU is not in the GPU table
+    row = section["rows"][0]
+    expected = 3 * section["forward_macs_per_image"] * row["images_per_s"] / 1e12
+    assert row["tera_mac_per_s"] == pytest.approx(expected)
+    text = "\n".join(report.cuda(section))
+    assert "fit: bf16+CL / float32" in text and "unknown (not in the table)" in text
 
 
 def test_hook_mac_count_matches_the_hand_formula():

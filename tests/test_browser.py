@@ -98,9 +98,14 @@ def lab(tmp_path_factory):
         (tmp / "settings" / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp / "settings" / name).write_text(json.dumps(values))
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp / "config"), "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
+           "JUPYTER_DATA_DIR": str(tmp / "data"),  # the notebook trust database, among others
            "JUPYTERLAB_SETTINGS_DIR": str(tmp / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"),
            "TQDM_DISABLE": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     env.pop("CNNLESSONS_REPORT", None)
+    # Trust the copies (as `make lab` does), so committed widget views render from their saved
+    # state without a kernel; the signatures go to the temporary data dir, not the user's.
+    subprocess.run([sys.executable, "-m", "jupyter", "trust", *map(str, (root / "notebooks").glob("*.ipynb"))],
+                   check=True, capture_output=True, env=env)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp / "jupyterlab.log"
@@ -201,7 +206,20 @@ def test_notebook_renders_with_outputs_and_figures(lab, path):
                 assert len(loaded) >= images and all(loaded), f"{path.name} cell {index}: figure not displayed"
         errors = cells.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']")
         assert errors.count() == 0, f"{path.name}: stderr output shown: {errors.first.inner_text()[:300]}"
+        widgets = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                   and any(WIDGET_VIEW in o.get("data", {}) for o in c.outputs)]
+        for index in widgets:  # shown from the widget state saved in the notebook, no kernel needed
+            view = cells.nth(index).locator(".jp-OutputArea-output .jupyter-widgets")
+            view.first.wait_for(timeout=RENDER_TIMEOUT_MS)
+        assert tab.notebook.get_by_text("Error displaying widget").count() == 0
         tab.screenshot(path.stem)
+        figures = tab.notebook.locator(".jp-OutputArea-output img")
+        if figures.count():
+            figures.first.scroll_into_view_if_needed()
+            tab.screenshot(f"{path.stem}-figure")
+        if widgets:
+            cells.nth(widgets[0]).scroll_into_view_if_needed()
+            tab.screenshot(f"{path.stem}-widget")
         tab.page.wait_for_timeout(500)  # let late errors (e.g. widget restoration) surface
         assert tab.errors == [], f"{path.name}: JavaScript errors: {tab.errors}"
     finally:

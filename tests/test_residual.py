@@ -125,3 +125,16 @@ def test_degradation_experiment_runs_and_records():
     assert result.per_seed("plain", 8) == [run.train_error]
     with pytest.raises(ValueError, match="families"):
         degradation_experiment((8,), families=("dense",))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_degradation_holds_for_two_more_seeds():
+    """Lesson 03's claims (a) and (b) at its default budget (300 steps, depths 8 and 32, the
+    experiment's defaults), for seeds other than the notebook's [0, 1]."""
+    result = degradation_experiment((8, 32), seeds=(2, 3), steps=300, show_progress=False)
+    final = {name: result.per_seed(*name, "final_window_error") for name in
+             [("plain", 8), ("plain", 32), ("residual", 32)]}
+    for shallow, deep, res in zip(final[("plain", 8)], final[("plain", 32)], final[("residual", 32)]):
+        assert deep > shallow            # (a) degradation
+        assert deep - res >= 0.2         # (b) shortcuts fix it

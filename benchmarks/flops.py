@@ -1,0 +1,98 @@
+"""Multiply-adds of a network and the bf16 peak of known GPUs.
+
+Convention: one multiply-add (MAC) is two floating-point operations. NVIDIA quotes tensor-core
+rates in FLOPS, so a peak of 989 TFLOPS is 494.5 T MAC/s. Training costs about three times the
+forward pass (forward, gradient with respect to the inputs, gradient with respect to the
+weights, each one matrix product of the same size), so a training step does ~3x the forward
+MACs per image.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+TRAINING_MACS_PER_FORWARD_MAC = 3
+
+# Dense (no 2:4 sparsity) BF16 tensor-core peak, TFLOPS, from NVIDIA's datasheets. Order
+# matters: the first key contained in the device name wins ("A100" before "A10", "L40S"
+# before "L40" before "L4", the NVL/PCIe variants before the plain names, which are SXM).
+BF16_DENSE_TFLOPS: tuple[tuple[str, float], ...] = (
+    ("H200 NVL", 835.5),
+    ("H200", 989.5),        # H200 SXM: 1,979 TFLOPS with sparsity
+    ("H100 NVL", 835.5),
+    ("H100 PCIe", 756.5),
+    ("H100", 989.5),        # H100 SXM ("NVIDIA H100 80GB HBM3"): 1,979 with sparsity
+    ("A100", 312.0),        # SXM and PCIe
+    ("L40S", 362.05),
+    ("L40", 181.05),
+    ("L4", 121.0),
+    ("A10", 125.0),
+    ("RTX 4090", 165.2),    # with FP32 accumulate (Ada whitepaper)
+)
+
+
+def bf16_peak_tflops(device_name: str) -> float | None:
+    """Dense bf16 tensor-core peak (TFLOPS) of the GPU called ``device_name``; ``None`` if unknown."""
+    for key, tflops in BF16_DENSE_TFLOPS:
+        if key.lower() in device_name.lower():
+            return tflops
+    return None
+
+
+def hook_forward_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Multiply-adds of one forward pass of ``model`` per input item, counted with hooks.
+
+    Conv2d: ``H_out * W_out * C_out * (C_in / groups) * k_h * k_w``; Linear:
+    ``in_features * out_features`` per output row. Normalisation, activations, pooling and
+    additions are not multiply-adds of a matrix product and are left out (they are a few
+    percent of the work and run off the tensor cores).
+    """
+    total = 0
+    batch = input_shape[0]
+
+    def conv_hook(module: nn.Conv2d, _inputs: Any, output: torch.Tensor) -> None:
+        nonlocal total
+        kh, kw = module.kernel_size
+        total += output.numel() * (module.in_channels // module.groups) * kh * kw
+
+    def linear_hook(module: nn.Linear, _inputs: Any, output: torch.Tensor) -> None:
+        nonlocal total
+        total += output.numel() * module.in_features
+
+    handles = []
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            handles.append(m.register_forward_hook(conv_hook))
+        elif isinstance(m, nn.Linear):
+            handles.append(m.register_forward_hook(linear_hook))
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(input_shape, device=next(model.parameters()).device))
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    return total // batch
+
+
+def forward_macs(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[int, str]:
+    """Forward multiply-adds per item and where the count came from.
+
+    Uses ``cnnlessons.cost.count`` when that module exists and returns a count (an int, or an
+    object/dict with ``macs``), otherwise the hook count above.
+    """
+    try:
+        from cnnlessons.cost import count  # type: ignore[import-not-found]
+    except ImportError:
+        return hook_forward_macs(model, input_shape), "hooks (benchmarks.flops)"
+    try:
+        result = count(model, input_shape)
+        macs = result if isinstance(result, (int, float)) else (
+            result["macs"] if isinstance(result, dict) else getattr(result, "macs"))
+        return int(macs) // input_shape[0], "cnnlessons.cost.count"
+    except Exception:  # an API this benchmark does not know yet: fall back, say so
+        return hook_forward_macs(model, input_shape), "hooks (cnnlessons.cost.count not usable)"

@@ -1,0 +1,58 @@
+"""Exercises of lesson 06 (architecture tour). Expected answers are computed from the models
+with ``cnnlessons.cost.count``, never typed in."""
+from __future__ import annotations
+
+import torch
+import torchvision
+from torch import nn
+
+from ..cost import count
+from ..models.se_resnet import se_resnet50
+from . import Exercise, equals
+
+
+def _seven_vs_three(channels: int = 256) -> int:
+    one = nn.Conv2d(channels, channels, 7, bias=False)
+    three = nn.Sequential(*[nn.Conv2d(channels, channels, 3, bias=False) for _ in range(3)])
+    return sum(p.numel() for p in one.parameters()) - sum(p.numel() for p in three.parameters())
+
+
+def _vgg16_fc_fraction() -> float:
+    with torch.device("meta"):
+        cost = count(torchvision.models.vgg16(weights=None).eval(), 224)
+    fc = sum(layer.params for layer in cost.layers if layer.kind == "Linear")
+    return round(fc / cost.params, 2)
+
+
+def _se_params(reduction: int = 8) -> int:
+    with torch.device("meta"):
+        plain = torchvision.models.resnet50(weights=None)
+        se = se_resnet50(reduction=reduction)
+    return sum(p.numel() for p in se.parameters()) - sum(p.numel() for p in plain.parameters())
+
+
+seven_vs_three = Exercise(
+    name="seven_vs_three",
+    question="With 256 channels in and out and no biases, how many more weights does one 7x7 convolution "
+             "have than a stack of three 3x3 convolutions (which sees the same 7x7 window)?",
+    is_correct=equals(_seven_vs_three(), rel_tol=0),
+    hint="A k x k conv from C to C channels has k * k * C * C weights.",
+)
+
+vgg16_fc_fraction = Exercise(
+    name="vgg16_fc_fraction",
+    question="What fraction of VGG-16's parameters sit in its three fully connected layers? "
+             "(a number between 0 and 1, rounded to 2 decimals)",
+    is_correct=equals(_vgg16_fc_fraction(), rel_tol=0),
+    hint="count(model, 224).layers lists every layer with its kind ('Conv2d' or 'Linear') and params.",
+)
+
+se_params = Exercise(
+    name="se_params",
+    question="How many parameters do the SE gates add to ResNet-50 with reduction r = 8 instead of 16?",
+    is_correct=equals(_se_params(), rel_tol=0),
+    hint="Per block of C output channels: two FC layers, C -> C/r and C/r -> C, with biases; "
+         "or build se_resnet50(reduction=8) and compare with torchvision's resnet50.",
+)
+
+ALL = (seven_vs_three, vgg16_fc_fraction, se_params)

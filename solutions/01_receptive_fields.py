@@ -1,0 +1,40 @@
+"""Worked solutions for lesson 01 (receptive fields), one function per exercise."""
+from __future__ import annotations
+
+import torch
+import torchvision
+from torch import nn
+
+from cnnlessons.receptive import LayerSpec, build_stack, conv_stack, receptive_field
+
+
+def n_weights(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def stacked_field() -> int:
+    return receptive_field(conv_stack(5, 3), input_size=(1, 32, 32)).size
+
+
+def weights_saved() -> int:
+    c = 256
+    return n_weights(nn.Conv2d(c, c, 7, bias=False)) - n_weights(conv_stack(3, 3, channels=c))
+
+
+def dilated_field() -> int:
+    stack = build_stack([LayerSpec("conv", 3, 1, d) for d in (1, 2, 4, 8)])
+    return receptive_field(stack, input_size=(1, 64, 64)).size
+
+
+def alexnet_conv5_jump() -> int:
+    with torch.device("meta"):  # no weights needed
+        alexnet = torchvision.models.alexnet()
+    return receptive_field(alexnet, at="features.10").stride
+
+
+SOLUTIONS = {
+    "stacked_field": stacked_field,
+    "weights_saved": weights_saved,
+    "dilated_field": dilated_field,
+    "alexnet_conv5_jump": alexnet_conv5_jump,
+}

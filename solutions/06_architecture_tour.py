@@ -1,0 +1,30 @@
+"""Worked solutions to lesson 06's exercises (``cnnlessons.exercises.tour``)."""
+from __future__ import annotations
+
+import torch
+import torchvision
+
+from cnnlessons.cost import count
+
+
+def seven_vs_three() -> int:
+    c = 256
+    return 7 * 7 * c * c - 3 * (3 * 3 * c * c)  # 49 C^2 - 27 C^2 = 22 C^2
+
+
+def vgg16_fc_fraction() -> float:
+    with torch.device("meta"):
+        cost = count(torchvision.models.vgg16(weights=None).eval(), 224)
+    fc = sum(layer.params for layer in cost.layers if layer.kind == "Linear")
+    return round(fc / cost.params, 2)
+
+
+def se_params() -> int:
+    r = 8
+    total = 0
+    for blocks, c in ((3, 256), (4, 512), (6, 1024), (3, 2048)):
+        total += blocks * (c * (c // r) + c // r + (c // r) * c + c)  # fc1 and fc2 with biases
+    return total
+
+
+SOLUTIONS = {"seven_vs_three": seven_vs_three, "vgg16_fc_fraction": vgg16_fc_fraction, "se_params": se_params}
