@@ -16,17 +16,20 @@ from cnnlessons.train import Batches
 
 
 def generation_rate(images: int, repeats: int, size: int = 32) -> dict:
-    """Images/s of ``make_shapes(images, size=size)`` (median of ``repeats`` runs, new seeds)."""
+    """Images/s of ``make_shapes(images, size=size)`` (median of ``repeats`` runs, new seeds),
+    by wall time and by this process's CPU time (steadier on a shared machine)."""
     make_shapes(min(images, 64), size=size, seed=10_000)  # warm-up (allocator, first-call costs)
-    times = []
+    times, cpu_times = [], []
     for r in range(repeats):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         make_shapes(images, size=size, seed=r)
         times.append(time.perf_counter() - start)
+        cpu_times.append(time.process_time() - cpu)
     med = statistics.median(times)
     return {"images": images, "size": size, "repeats": repeats, "median_s": med,
             "images_per_s": images / med, "images_per_s_min": images / max(times),
-            "images_per_s_max": images / min(times)}
+            "images_per_s_max": images / min(times),
+            "images_per_cpu_s": images / statistics.median(cpu_times)}
 
 
 def batching_time(x: torch.Tensor, y: torch.Tensor, batch_size: int, batches: int, repeats: int,

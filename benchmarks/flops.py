@@ -80,19 +80,16 @@ def hook_forward_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
 
 
 def forward_macs(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[int, str]:
-    """Forward multiply-adds per item and where the count came from.
-
-    Uses ``cnnlessons.cost.count`` when that module exists and returns a count (an int, or an
-    object/dict with ``macs``), otherwise the hook count above.
-    """
+    """Forward multiply-adds per item of ``input_shape`` (batch first) and where the count came
+    from: ``cnnlessons.cost.count`` (``Cost.macs``, per image) when it is there, in eval mode so
+    no BN statistics move; otherwise the hook count above."""
     try:
-        from cnnlessons.cost import count  # type: ignore[import-not-found]
+        from cnnlessons.cost import count
     except ImportError:
         return hook_forward_macs(model, input_shape), "hooks (benchmarks.flops)"
+    was_training = model.training
     try:
-        result = count(model, input_shape)
-        macs = result if isinstance(result, (int, float)) else (
-            result["macs"] if isinstance(result, dict) else getattr(result, "macs"))
-        return int(macs) // input_shape[0], "cnnlessons.cost.count"
-    except Exception:  # an API this benchmark does not know yet: fall back, say so
-        return hook_forward_macs(model, input_shape), "hooks (cnnlessons.cost.count not usable)"
+        model.eval()
+        return int(count(model, tuple(input_shape[1:])).macs), "cnnlessons.cost.count"
+    finally:
+        model.train(was_training)

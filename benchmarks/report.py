@@ -94,6 +94,7 @@ def data(section: dict[str, Any]) -> list[str]:
     lines = _table(["measure", "value"], [
         [f"`make_shapes` rate ({g['images']} images, {g['size']}x{g['size']}, median of {g['repeats']})",
          f"{_f(g['images_per_s'], 0)} images/s (range {_f(g['images_per_s_min'], 0)}-{_f(g['images_per_s_max'], 0)})"],
+        ["... per second of this process's CPU time", f"{_f(g['images_per_cpu_s'], 0)} images/CPU-s"],
     ])
     load = section.get("loading")
     if load:

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import inspect
 import io
 import statistics
 import time
 from dataclasses import asdict, dataclass
-from typing import Callable, Iterator
+from typing import Callable
 from unittest import mock
 
 import torch
@@ -77,23 +76,10 @@ def make_optimizer(model: nn.Module) -> torch.optim.Optimizer:
     return torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
 
 
-PRECISION_ARGUMENT = "mixed_precision"  # the switch proposed for ``fit`` (see benchmarks/RESULTS.md)
-
-
-@contextlib.contextmanager
-def precision(fast: bool) -> Iterator[dict[str, bool]]:
-    """Keyword arguments (and context) making ``fit`` run with (``fast``) or without bf16
-    autocast + channels_last on CUDA; on the CPU both are plain float32.
-
-    Uses ``fit(mixed_precision=...)`` when ``fit`` has that argument; until then ``fast=False``
-    patches ``cnnlessons.train._fast_cuda`` for the duration."""
-    if PRECISION_ARGUMENT in inspect.signature(train.fit).parameters:
-        yield {PRECISION_ARGUMENT: fast}
-    elif fast:
-        yield {}
-    else:
-        with mock.patch.object(train, "_fast_cuda", lambda device: False):
-            yield {}
+def precision(fast: bool) -> dict[str, bool]:
+    """Keyword arguments making ``fit`` run with (``fast``) or without bf16 autocast +
+    channels_last on CUDA; on the CPU both are plain float32."""
+    return {"mixed_precision": fast}
 
 
 def bare_loop(model: nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer,
@@ -155,19 +141,20 @@ def variants(model_name: str, x: torch.Tensor, y: torch.Tensor, batch_size: int,
 
     def prep_bare(n_steps: int) -> Prepared:
         model, opt = fresh()
-        return lambda: bare_loop(model, x, y, opt, n_steps, batch_size, fast=fast and device.type == "cuda")
+        # Mirror fit: bf16 + channels_last only on CUDA devices that support bf16.
+        bare_fast = fast and device.type == "cuda" and torch.cuda.is_bf16_supported()
+        return lambda: bare_loop(model, x, y, opt, n_steps, batch_size, fast=bare_fast)
 
     def prep_fit(n_steps: int, bar: bool = False) -> Prepared:
         model, opt = fresh()
         data = train.Batches(x, y, batch_size, seed=0, device=device)
 
         def go() -> object:
-            with precision(fast) as options:
-                if bar:
-                    with mock.patch.object(train, "progress", _tqdm_to_nowhere):
-                        return train.fit(model, data, opt, steps=n_steps, device=device, show_progress=True,
-                                         **options)
-                return train.fit(model, data, opt, steps=n_steps, device=device, show_progress=False, **options)
+            if bar:
+                with mock.patch.object(train, "progress", _tqdm_to_nowhere):
+                    return train.fit(model, data, opt, steps=n_steps, device=device, show_progress=True,
+                                     **precision(fast))
+            return train.fit(model, data, opt, steps=n_steps, device=device, show_progress=False, **precision(fast))
         return go
 
     out: dict[str, Callable[[int], Prepared]] = {f"bare loop{label}": prep_bare, f"fit{label}": prep_fit}

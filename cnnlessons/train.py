@@ -88,40 +88,46 @@ class History:
         return out
 
 
-def _fast_cuda(device: torch.device) -> bool:
-    return device.type == "cuda"
+def _fast_cuda(device: torch.device, mixed_precision: bool | None = None) -> bool:
+    """bf16 autocast + channels_last: on by default on CUDA, never on the CPU."""
+    return device.type == "cuda" and (mixed_precision is None or mixed_precision)
 
 
-def _autocast(device: torch.device):
-    if _fast_cuda(device) and torch.cuda.is_bf16_supported():
+def _autocast(device: torch.device, mixed_precision: bool | None = None):
+    if _fast_cuda(device, mixed_precision) and torch.cuda.is_bf16_supported():
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
-def _to(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+def _to(x: torch.Tensor, device: torch.device, mixed_precision: bool | None = None) -> torch.Tensor:
     x = x.to(device, non_blocking=True)
-    if _fast_cuda(device) and x.dim() == 4:
+    if _fast_cuda(device, mixed_precision) and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)
     return x
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, data: Iterable[Batch], device: torch.device | str | None = None,
-             loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy) -> tuple[float, float]:
+             loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
+             mixed_precision: bool | None = None) -> tuple[float, float]:
     """Mean loss and classification error of ``model`` over ``data``, in eval mode."""
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
-    total_loss, wrong, count = 0.0, 0, 0
+    # Sums stay on the device (float64, so the result equals summing Python floats); reading
+    # a value back waits for the GPU, so it happens once, at the end, not once per batch.
+    total_loss = torch.zeros((), dtype=torch.float64, device=device)
+    wrong = torch.zeros((), dtype=torch.int64, device=device)
+    count = 0
     for x, y in data:
-        x, y = _to(x, device), y.to(device)
-        with _autocast(device):
+        x, y = _to(x, device, mixed_precision), y.to(device)
+        with _autocast(device, mixed_precision):
             logits = model(x)
-        total_loss += loss_fn(logits.float(), y).item() * len(y)
-        wrong += (logits.argmax(1) != y).sum().item()
+        total_loss += loss_fn(logits.float(), y).double() * len(y)
+        wrong += (logits.argmax(1) != y).sum()
         count += len(y)
     model.train(was_training)
-    return total_loss / count, wrong / count
+    return total_loss.item() / count, wrong.item() / count
 
 
 def fit(model: nn.Module, train: Iterable[Batch], optimizer: torch.optim.Optimizer, *,
@@ -129,7 +135,8 @@ def fit(model: nn.Module, train: Iterable[Batch], optimizer: torch.optim.Optimiz
         scheduler: object | None = None, val: Iterable[Batch] | None = None,
         eval_every: int | None = None, device: torch.device | str = "cpu",
         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
-        desc: str = "training", show_progress: bool = True) -> History:
+        desc: str = "training", show_progress: bool = True,
+        mixed_precision: bool | None = None) -> History:
     """Train ``model`` on ``train`` for ``steps`` optimizer steps (or ``epochs`` passes).
 
     Every ``eval_every`` steps (default: once per pass over ``train``) it records the mean
@@ -137,6 +144,9 @@ def fit(model: nn.Module, train: Iterable[Batch], optimizer: torch.optim.Optimiz
     loss/error, then steps the ``scheduler``: ``ReduceLROnPlateau`` with the validation error
     (training error without ``val``), any other scheduler without an argument. Returns the
     ``History``. The model is left in train mode on ``device``.
+
+    ``mixed_precision=False`` keeps float32 on CUDA too (``None``: bf16 + channels_last on
+    CUDA, float32 elsewhere).
     """
     if (steps is None) == (epochs is None):
         raise ValueError("give exactly one of steps= or epochs=")
@@ -150,45 +160,53 @@ def fit(model: nn.Module, train: Iterable[Batch], optimizer: torch.optim.Optimiz
     eval_every = eval_every or per_epoch or steps
     device = torch.device(device)
     model.to(device).train()
-    if _fast_cuda(device):
+    if _fast_cuda(device, mixed_precision):
         model.to(memory_format=torch.channels_last)
 
     history = History()
-    window_loss, window_wrong, window_count = 0.0, 0, 0
+    pending: list[tuple[torch.Tensor, torch.Tensor, int]] = []  # (loss, wrong, batch size) per step, on the device
     batches = _forever(train)
     start = time.perf_counter()
     for step in progress(range(1, steps + 1), desc=desc, disable=not show_progress):
         x, y = next(batches)
-        x, y = _to(x, device), y.to(device, non_blocking=True)
-        with _autocast(device):
+        x, y = _to(x, device, mixed_precision), y.to(device, non_blocking=True)
+        with _autocast(device, mixed_precision):
             logits = model(x)
             loss = loss_fn(logits.float(), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
 
-        loss_value = loss.item()
-        wrong = (logits.argmax(1) != y).sum().item()
+        # No .item() here: reading a number back from the GPU waits for every queued kernel,
+        # so a read per step would stall the GPU each step. The values wait on the device and
+        # are read back together at the next evaluation.
+        pending.append((loss.detach(), (logits.argmax(1) != y).sum(), len(y)))
         history.step.append(step)
-        history.loss.append(loss_value)
-        history.error.append(wrong / len(y))
         history.lr.append(optimizer.param_groups[0]["lr"])
-        window_loss += loss_value * len(y)
-        window_wrong += wrong
-        window_count += len(y)
 
         if step % eval_every == 0 or step == steps:
-            history.eval_step.append(step)
-            history.train_loss.append(window_loss / window_count)
-            history.train_error.append(window_wrong / window_count)
-            window_loss, window_wrong, window_count = 0.0, 0, 0
+            _record_window(history, pending, step)
             if val is not None:
-                val_loss, val_error = evaluate(model, val, device, loss_fn)
+                val_loss, val_error = evaluate(model, val, device, loss_fn, mixed_precision)
                 history.val_loss.append(val_loss)
                 history.val_error.append(val_error)
             _step_scheduler(scheduler, history)
     history.seconds = time.perf_counter() - start
     return history
+
+
+def _record_window(history: History, pending: list[tuple[torch.Tensor, torch.Tensor, int]], step: int) -> None:
+    """Read the pending steps' loss and error back (one synchronisation) into ``history``,
+    with the window's mean training loss and error, then empty ``pending``."""
+    losses = torch.stack([p[0] for p in pending]).tolist()
+    wrongs = torch.stack([p[1] for p in pending]).tolist()
+    sizes = [p[2] for p in pending]
+    pending.clear()
+    history.loss.extend(losses)
+    history.error.extend(w / n for w, n in zip(wrongs, sizes))
+    history.eval_step.append(step)
+    history.train_loss.append(sum(loss * n for loss, n in zip(losses, sizes)) / sum(sizes))
+    history.train_error.append(sum(wrongs) / sum(sizes))
 
 
 def _step_scheduler(scheduler: object | None, history: History) -> None:
