@@ -83,8 +83,10 @@ class Claims:
     def __repr__(self) -> str:
         return self.markdown()
 
-    def table(self) -> "Claims":
-        """Display the table, write the report if asked, and raise ``ClaimFailed`` if any claim failed."""
+    def table(self) -> None:
+        """Display the table, write the report if asked, and raise ``ClaimFailed`` if any claim failed.
+
+        Returns ``None`` so that a cell ending in ``claims.table()`` shows the table once."""
         try:
             from IPython.display import display
             display(self)
@@ -93,7 +95,6 @@ class Claims:
         self.write_report()
         if self.failed:
             raise ClaimFailed("claims that did not hold: " + "; ".join(c.claim for c in self.failed))
-        return self
 
     def write_report(self, path: str | None = None) -> None:
         path = path or os.environ.get(REPORT_ENV)

@@ -14,3 +14,9 @@ def test_equals_tolerates_float_rounding():
     assert equals(0.3)(0.1 + 0.2)
     assert not equals(0.3)(0.31)
     assert not equals(1)(True)
+
+
+def test_integers_must_match_exactly():
+    assert equals(22 * 256**2)(22 * 256**2)
+    assert not equals(22 * 256**2)(22 * 256**2 + 1)
+    assert equals(1000, rel_tol=0.01)(1005)

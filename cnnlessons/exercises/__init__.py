@@ -53,8 +53,11 @@ class Exercise:
         return Feedback(True, self.praise) if ok else Feedback(False, f"Hint: {self.hint}")
 
 
-def equals(expected: Any, rel_tol: float = 1e-6) -> Callable[[Any], bool]:
-    """A checker comparing a number (within ``rel_tol``) or any value (with ``==``)."""
+def equals(expected: Any, rel_tol: float | None = None) -> Callable[[Any], bool]:
+    """A checker comparing a number or any value (with ``==``). Integers must match exactly
+    unless ``rel_tol`` is given; floats match within ``rel_tol`` (default 1e-6)."""
+    if rel_tol is None:
+        rel_tol = 0.0 if isinstance(expected, int) else 1e-6
 
     def check(answer: Any) -> bool:
         if isinstance(expected, (int, float)) and not isinstance(expected, bool):
