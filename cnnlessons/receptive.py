@@ -235,7 +235,8 @@ class _Tracer(fx.Tracer):
         out = super().call_module(m, forward, args, kwargs)
         if self.at is not None and self.path_of_module(m) == self.at:
             if not isinstance(out, fx.Proxy):
-                raise ReceptiveFieldError(f"at={self.at!r}: that module returns {type(out).__name__}, not one feature map")
+                raise ReceptiveFieldError(f"at={self.at!r}: that module returns {type(out).__name__}, "
+                                          "not one feature map")
             self.at_node = out.node
         return out
 
@@ -324,7 +325,8 @@ class _Propagator:
 
     def record(self, node: fx.Node, kind: str, f: _Field, kernel: Pair = (1, 1), stride: Pair = (1, 1),
                dilation: Pair = (1, 1), padding: Pair = (0, 0)) -> _Field:
-        self.steps[node] = LayerStep("input" if kind == "input" else _describe(node), kind, kernel, stride, dilation, padding,
+        name = "input" if kind == "input" else _describe(node)
+        self.steps[node] = LayerStep(name, kind, kernel, stride, dilation, padding,
                                      f.size, f.jump, f.padding, f.map_size)
         return f
 
@@ -421,7 +423,8 @@ class _Propagator:
             return self.concat(node, fields, nomaps)
         if not method and target in (F.max_pool2d, F.avg_pool2d, F.adaptive_avg_pool2d, F.adaptive_max_pool2d):
             return self.functional_pool(node, fields, nomaps)
-        if not method and target in (torch.mean, torch.amax, torch.sum) or method and target in ("mean", "amax", "sum"):
+        if (not method and target in (torch.mean, torch.amax, torch.sum)) or \
+                (method and target in ("mean", "amax", "sum")):
             return self.reduce(node, fields, nomaps)
         if (method and target in _SHAPE_METHODS) or (not method and target in _SHAPE_FUNCTIONS):
             if not fields:
@@ -446,13 +449,10 @@ class _Propagator:
     def concat(self, node: fx.Node, fields: list[_Field], nomaps: list[_NoMap]) -> Any:
         shape = self.shape(node)
         dim = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else 0)
-        if not fields:
-            return nomaps[0]
-        if shape is None or len(shape) < 3 or dim % len(shape) >= len(shape) - 2:
+        if fields and (shape is None or len(shape) < 3 or dim % len(shape) >= len(shape) - 2):
             raise self.error(node, f"concatenates along dim {dim}, a spatial axis; only channel concatenation "
                                    "keeps a receptive field")
-        return self.elementwise(node, fields, nomaps) if len(fields) == 1 else \
-            self.record(node, "merge", _merge(fields, _describe(node)))
+        return self.elementwise(node, fields, nomaps)  # same rules as an addition: the union
 
     def functional_pool(self, node: fx.Node, fields: list[_Field], nomaps: list[_NoMap]) -> Any:
         if not fields:
@@ -575,7 +575,8 @@ def receptive_field(model: nn.Module, input_size: Sequence[int] = (3, 224, 224),
     if isinstance(state, _Invalid):
         raise state.error
     if isinstance(state, _NoMap):
-        suggestion = f" (at={state.source.target!r})" if state.source is not None and state.source.op == "call_module" else ""
+        source = state.source
+        suggestion = f" (at={source.target!r})" if source is not None and source.op == "call_module" else ""
         raise ReceptiveFieldError(
             f"{'the output' if at is None else f'at={at!r}'} has no feature map: layer {state.layer!r} {state.why}. "
             f"Measure a feature map instead: at={LAST_FEATURE_MAP!r}, the module before it{suggestion}, "
@@ -665,7 +666,8 @@ def build_stack(layers: Sequence[LayerSpec], *, channels: int = 1, in_channels: 
         if not isinstance(spec, LayerSpec):
             raise TypeError(f"layers[{i - 1}] must be a LayerSpec; got {type(spec).__name__}")
         if spec.kind == "conv":
-            modules[f"conv{i}"] = nn.Conv2d(c_in, channels, spec.kernel, spec.stride, spec.pad, spec.dilation, bias=bias)
+            modules[f"conv{i}"] = nn.Conv2d(c_in, channels, spec.kernel, spec.stride, spec.pad, spec.dilation,
+                                            bias=bias)
             c_in = channels
             if activation == "relu":
                 modules[f"relu{i}"] = nn.ReLU()

@@ -120,3 +120,13 @@ def test_compare_forward_interleaves():
     timings = compare_forward({"a": a, "b": b}, torch.zeros(1), repeats=3, warmup=1)
     assert order == ["a", "b"] * 4
     assert len(timings["a"].times) == len(timings["b"].times) == 3
+
+
+def test_table_lists_layers_and_totals():
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Flatten(), nn.Linear(8 * 6 * 6, 5))
+    cost = count(model, (3, 8, 8))
+    text = cost.table()
+    assert [line.split()[0] for line in text.splitlines()[1:-1]] == ["0", "2"]
+    assert text.splitlines()[-1].split()[-2:] == [f"{cost.params:,}", f"{cost.macs:,}"]
+    # the conv (6*6*8*27 = 7,776) costs more than the linear layer (288*5 = 1,440)
+    assert [line.split()[0] for line in cost.table(top=1).splitlines()[1:-1]] == ["0"]

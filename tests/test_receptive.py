@@ -224,7 +224,8 @@ def test_resnet_with_downsample_and_inception_cat():
 
 def test_non_square_kernels_and_strides():
     model = nn.Sequential(nn.Conv2d(1, 2, (3, 5), stride=(1, 2), padding=(1, 2)), nn.ReLU(),
-                          nn.MaxPool2d((2, 3), stride=(2, 1), dilation=(1, 2)), nn.Conv2d(2, 2, (1, 3), dilation=(1, 2)))
+                          nn.MaxPool2d((2, 3), stride=(2, 1), dilation=(1, 2)),
+                          nn.Conv2d(2, 2, (1, 3), dilation=(1, 2)))
     rf = receptive_field(model, (1, 30, 40))
     assert rf.size == (1 + 2 + 1 * 1, 5 + 4 * 2 + 4 * 2)
     assert rf.stride_hw == (2, 2) and rf.stride == 2 and isinstance(rf.size, tuple)
@@ -343,3 +344,23 @@ def test_erf_std_of_a_box():
     box[0, 5:10] = 1.0
     assert erf_std(box)[1] == pytest.approx(((5 ** 2 - 1) / 12) ** 0.5)
     assert erf_std(box)[0] == 0.0
+
+
+def test_more_torchvision_graphs():
+    # Inception v3 (functional pools, 299x299): Distill's table gives 1311 / 32 / 618.
+    rf = receptive_field(meta(tv.inception_v3, aux_logits=False, init_weights=False), (3, 299, 299),
+                         at=LAST_FEATURE_MAP)
+    assert (rf.size, rf.stride, rf.padding) == (1311, 32, 618)
+    # GoogLeNet's input transform slices and re-concatenates channels: no effect on the field.
+    plain = meta(tv.googlenet, aux_logits=False, init_weights=True)
+    transformed = meta(tv.googlenet, aux_logits=False, init_weights=True, transform_input=True)
+    a, b = receptive_field(plain, at=LAST_FEATURE_MAP), receptive_field(transformed, at=LAST_FEATURE_MAP)
+    assert (a.size, a.stride, a.padding) == (b.size, b.stride, b.padding)
+    # SE-ResNet-50: squeeze-and-excitation gates ignored, the field is ResNet-50's.
+    se_resnet = meta(tv.resnet50)
+    for stage in (se_resnet.layer1, se_resnet.layer2, se_resnet.layer3, se_resnet.layer4):
+        for block in stage:
+            block.bn3 = nn.Sequential(block.bn3, SEBlock(block.bn3.num_features))
+    assert receptive_field(se_resnet, at=LAST_FEATURE_MAP, ignore_global_context=True).size == 427
+    with pytest.raises(ReceptiveFieldError, match=r"layer1\.0\.bn3\.1\.squeeze"):
+        receptive_field(se_resnet, at=LAST_FEATURE_MAP)

@@ -15,7 +15,6 @@ The stage layout is torchvision's ("ResNet v1.5": the stride sits in the 3x3 con
 from __future__ import annotations
 
 import torch
-from torch import nn
 from torchvision.models.resnet import Bottleneck, ResNet
 
 from .se import SEBlock
