@@ -8,7 +8,6 @@ re-executing an unchanged notebook leaves ``git status`` clean.
 """
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -57,8 +56,11 @@ def execute(notebook: str | os.PathLike, output: str | os.PathLike | None = None
 
 
 def clean(nb: dict) -> dict:
-    """Drop run-to-run volatile metadata and give widgets deterministic ids."""
-    nb = copy.deepcopy(nb)
+    """Drop run-to-run volatile metadata, give widgets deterministic ids, and give every cell
+    reveal.js slide metadata (``cnnlessons.slides``) so each lesson is also a slide deck."""
+    from .slides import add_slide_metadata
+
+    nb = add_slide_metadata(nb)
     nb.get("metadata", {}).pop("papermill", None)
     for cell in nb.get("cells", []):
         meta = cell.get("metadata", {})

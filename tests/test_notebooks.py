@@ -66,7 +66,7 @@ def test_widget_ids_become_stable_and_orphans_go():
     assert dumps(one) == dumps(two)
     state = one["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
     assert len(state) == 2  # the orphan is dropped
-    assert one["cells"][0]["metadata"] == {}
+    assert one["cells"][0]["metadata"] == {"slideshow": {"slide_type": "slide"}}  # timing gone, slide added
 
 
 def test_default_parameters_reads_the_parameters_cell(tmp_path):
