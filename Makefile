@@ -19,7 +19,7 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 export TQDM_DISABLE := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup course execute lab test test-gpu test-fast slides bench clean
+.PHONY: setup course execute lab test test-gpu test-fast test-browser doctor slides bench clean
 
 $(STAMP): pyproject.toml
 	@if [ "$(PYTHON)" = ".venv/bin/python" ] && [ ! -x .venv/bin/python ]; then \
@@ -35,7 +35,8 @@ course: setup execute ## set up, then execute every lesson at its defaults
 execute: $(STAMP) ## re-execute every lesson in place (atomic; volatile metadata stripped)
 	$(PYTHON) -m cnnlessons.cli execute
 
-lab: $(STAMP) ## open JupyterLab on the lessons
+lab: $(STAMP) ## open JupyterLab on the lessons (trusted, so saved widget views show without a kernel)
+	$(PYTHON) -m jupyter trust notebooks/*.ipynb
 	$(PYTHON) -m jupyter lab notebooks/
 
 test: $(STAMP) ## the whole test suite: unit tests, strict nbval of every lesson, browser test
@@ -44,6 +45,13 @@ test: $(STAMP) ## the whole test suite: unit tests, strict nbval of every lesson
 
 test-fast: $(STAMP) ## unit tests only (no notebooks, no browser)
 	$(PYTEST) -m "not slow and not browser" tests
+
+test-browser: $(STAMP) ## the browser test alone; screenshots in build/screenshots/
+	bash scripts/install-browser.sh
+	$(PYTEST) -m browser tests/test_browser.py
+
+doctor: $(STAMP) ## versions, device, reachable online extras
+	$(PYTHON) -m cnnlessons.cli doctor
 
 test-gpu: ## the whole suite with every lesson on CUDA; fails without CUDA
 	CNNLESSONS_DEVICE=cuda $(MAKE) test

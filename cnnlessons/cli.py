@@ -34,17 +34,35 @@ from pathlib import Path
 from typing import Any
 
 from .io import atomic_write_bytes, atomic_write_text
-from .lessons import REPO_ROOT, Lesson, all_lessons, get_lesson
+from .lessons import NOTEBOOKS_DIR, REPO_ROOT, Lesson, all_lessons, get_lesson
+from .params import ChoiceOrPath, Device, ParameterError, Spec, check_names, validate
 
 FIGURES_DIR = REPO_ROOT / "build" / "figures"
 RUNS_DIR = REPO_ROOT / "build" / "runs"
 SWEEPS_DIR = REPO_ROOT / "build" / "sweeps"
 
-# Optional extras that need the internet (everything else in the course works offline).
-ONLINE_EXTRAS: tuple[tuple[str, str], ...] = (
-    ("pretrained torchvision weights", "https://download.pytorch.org/models/"),
-    ("torchvision datasets (e.g. CIFAR-10)", "https://www.cs.toronto.edu/~kriz/"),
-)
+
+def online_extras() -> list[tuple[str, str, Path]]:
+    """The optional extras that need the internet once: (what, URL, where it is kept locally).
+    URLs come from torchvision itself, so the check follows what the course would download."""
+    import torch
+    from torchvision import datasets
+    from torchvision.models import ResNet18_Weights
+
+    from .data.online import ONLINE_DIR
+
+    weights = ResNet18_Weights.IMAGENET1K_V1.url
+    flowers = getattr(datasets.Flowers102, "_download_url_prefix", "https://www.robots.ox.ac.uk/~vgg/data/flowers/102/")
+    pets = getattr(datasets.OxfordIIITPet, "_RESOURCES", [("https://www.robots.ox.ac.uk/~vgg/data/pets/data/images.tar.gz",)])[0][0]
+    return [
+        ("ImageNet ResNet-18 weights (zoo, transfer lesson)", weights,
+         Path(torch.hub.get_dir()) / "checkpoints" / weights.rsplit("/", 1)[-1]),
+        ("CIFAR-10 (transfer lesson, target='cifar10')", datasets.CIFAR10.url, ONLINE_DIR / "cifar10"),
+        ("Flowers-102 (target='flowers102')", flowers, ONLINE_DIR / "flowers102"),
+        ("Oxford-IIIT Pets (target='oxford_pets')", pets, ONLINE_DIR / "oxford_pets"),
+    ]
+
+
 DOCTOR_PACKAGES = ("torch", "torchvision", "numpy", "matplotlib", "ipywidgets", "jupyterlab",
                    "papermill", "nbval", "nbconvert", "scikit-learn", "tqdm", "playwright")
 
@@ -152,11 +170,11 @@ def lesson_defaults(lesson: Lesson) -> dict[str, Any]:
         raise UsageError(f"lesson {lesson.id}: cannot read the defaults of {_shown(lesson.notebook)}: {exc}") from None
 
 
-def _for_papermill(value: Any, converted: Any) -> Any:
+def _for_papermill(spec: Spec, value: Any, converted: Any) -> Any:
     """What to inject: the checked value when it is plain data (e.g. a list parsed from
-    ``"3,3"``), the value as given otherwise (a device name stays a string); an existing
-    folder becomes an absolute path, because the kernel runs in ``notebooks/``."""
-    if isinstance(converted, str) and converted not in ("", ".") and os.path.isdir(converted):
+    ``"3,3"``), the value as given otherwise (a device name stays a string); a folder given
+    for a ``ChoiceOrPath`` becomes absolute, because the kernel runs in ``notebooks/``."""
+    if isinstance(spec, ChoiceOrPath) and converted not in spec.choices:
         return os.path.abspath(converted)
     if converted is None or isinstance(converted, (bool, int, float, str, list)):
         return converted
@@ -170,7 +188,6 @@ def lesson_parameters(lesson: Lesson, overrides: dict[str, Any], *, demo: bool =
     Raises ``ParameterError`` (bad name or value) or ``UsageError`` (no such notebook).
     """
     from .device import DeviceUnavailableError
-    from .params import ParameterError, check_names, validate
 
     chosen = {**(lesson.demo if demo else {}), **overrides}
     check_names(lesson.params, list(chosen))
@@ -178,8 +195,17 @@ def lesson_parameters(lesson: Lesson, overrides: dict[str, Any], *, demo: bool =
     try:
         checked = vars(validate(lesson.params, merged))
     except DeviceUnavailableError as exc:  # e.g. -p device cuda on a machine without CUDA
-        raise ParameterError(f"parameter 'device': {exc}") from None
-    return {name: _for_papermill(value, checked[name]) for name, value in chosen.items()}
+        name = next((n for n, spec in lesson.params.items() if isinstance(spec, Device)), "device")
+        raise ParameterError(f"parameter {name!r}: {exc}") from None
+    return {name: _for_papermill(lesson.params[name], value, checked[name]) for name, value in chosen.items()}
+
+
+def cli_value(value: Any) -> str:
+    """How to write ``value`` after ``-p NAME`` (a list without spaces: ``[0,1]``)."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(cli_value(v) for v in value) + "]"
+    text = str(value)
+    return repr(text) if isinstance(value, str) and (not text or " " in text) else text
 
 
 def _parse_pairs(pairs: list[list[str]] | None) -> dict[str, Any]:
@@ -225,11 +251,11 @@ def cmd_list(args: argparse.Namespace) -> int:
         if table["problem"]:
             print(f"    ({table['problem']})")
         width = max((len(name) for name in table["parameters"]), default=0)
-        shown = {name: repr(p["default"]) for name, p in table["parameters"].items()}
+        shown = {name: "-" if table["problem"] else cli_value(p["default"]) for name, p in table["parameters"].items()}
         vwidth = max((len(v) for v in shown.values()), default=0)
         for name, p in table["parameters"].items():
             print(f"    -p {name:<{width}} {shown[name]:<{vwidth}}  {p['valid']}" + (f"; {p['help']}" if p["help"] else ""))
-        demo = " ".join(f"-p {k} {v}" for k, v in table["demo"].items())
+        demo = " ".join(f"-p {k} {cli_value(v)}" for k, v in table["demo"].items())
         print(f"    --demo: {demo or '(the defaults)'}\n")
     print("Run one: cnnlessons run LESSON [-p NAME VALUE ...] [--demo]")
     return 0
@@ -244,6 +270,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     output = Path(args.output).resolve() if args.output else default_output(lesson, overrides, demo=args.demo)
     if output.suffix != ".ipynb":
         raise UsageError(f"-o/--output must end in .ipynb; got {args.output!r}")
+    if output.parent == NOTEBOOKS_DIR.resolve():
+        raise UsageError(f"-o {args.output}: runs do not write into notebooks/ (the committed lessons); "
+                         "`cnnlessons execute LESSON` re-executes a lesson in place at its defaults")
     from papermill.exceptions import PapermillExecutionError
 
     from .notebooks import execute
@@ -504,16 +533,18 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     chromium = next((shutil.which(b) for b in ("chromium", "chromium-browser") if shutil.which(b)), None)
     print(f"browser      {chromium or 'no Chromium (the browser test will skip; scripts/install-browser.sh)'}")
     print()
-    print(f"online extras (optional; checked with a {args.timeout:g} s timeout):")
+    extras = online_extras()
+    print(f"online extras (optional; each checked with a {args.timeout:g} s timeout):")
     results: dict[str, str] = {}
-    threads = [threading.Thread(target=lambda n=name, u=url: results.__setitem__(n, check_reachable(u, args.timeout)),
-                                daemon=True) for name, url in ONLINE_EXTRAS]
+    threads = [threading.Thread(target=lambda u=url: results.__setitem__(u, check_reachable(u, args.timeout)),
+                                daemon=True) for _, url, _ in extras]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(args.timeout + 1.0)
-    for name, url in ONLINE_EXTRAS:
-        print(f"  {name:<38} {url:<40} {results.get(name, 'unreachable (no answer)')}")
+    for name, url, local in extras:
+        kept = "already here" if local.exists() else "not downloaded"
+        print(f"  {name}\n    {url}\n    {results.get(url, 'unreachable (no answer)')}; {kept} ({_shown(local)})")
     return 0
 
 
@@ -559,8 +590,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .params import ParameterError
-
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

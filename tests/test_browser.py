@@ -11,6 +11,7 @@ the tests skip and say why. ``CNNLESSONS_BROWSER_NOTEBOOKS=DIR`` checks another 
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -85,7 +86,10 @@ def tiny_widget_notebook(path: Path) -> None:
 def lab(tmp_path_factory):
     """(base URL, browser) for a JupyterLab serving a temporary copy of the notebooks."""
     if not CHROMIUM.is_file():
-        pytest.skip(f"no Chromium at {CHROMIUM}: run scripts/install-browser.sh (Debian: apt-get install chromium)")
+        reason = f"no Chromium at {CHROMIUM}: run scripts/install-browser.sh (Debian: apt-get install chromium)"
+        if os.environ.get("CI", "").lower() in ("1", "true"):
+            pytest.fail(f"CI must run the browser test, but {reason}")  # CI may not skip it silently
+        pytest.skip(reason)
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -131,6 +135,9 @@ def lab(tmp_path_factory):
             server.kill()
 
 
+_WORKSPACES = itertools.count()
+
+
 class Page:
     """A browser tab on one notebook, collecting JavaScript errors."""
 
@@ -142,9 +149,29 @@ class Page:
         self.page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
         self.page.on("console", lambda msg: self.errors.append(f"console.{msg.type}: {msg.text}")
                      if msg.type == "error" else None)
-        self.page.goto(f"{self.url}/lab/tree/notebooks/{name}", wait_until="domcontentloaded")
+        # A fresh workspace per tab: otherwise JupyterLab reopens the notebooks of earlier tabs.
+        workspace = f"w{next(_WORKSPACES)}"
+        self.page.goto(f"{self.url}/lab/workspaces/{workspace}/tree/notebooks/{name}?reset",
+                       wait_until="domcontentloaded")
         self.notebook = self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
         self.notebook.wait_for(timeout=RENDER_TIMEOUT_MS)
+
+    def assert_alone(self) -> None:
+        """Only this notebook is open (no tabs restored from another test's workspace)."""
+        tabs = self.page.locator(".jp-NotebookPanel").count()
+        assert tabs == 1, f"expected one notebook open, found {tabs}"
+
+    def wait_until_loaded(self, cells: int) -> None:
+        """Wait until the notebook's file is loaded and all its cells are on the page
+        (JupyterLab shows an empty placeholder cell before the content arrives)."""
+        try:
+            self.page.wait_for_function(
+                "n => { const p = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+                " return p && p.context && p.context.isReady && p.content.widgets.length === n"
+                " && p.content.node.querySelectorAll('.jp-Cell').length === n; }",
+                arg=cells, timeout=RENDER_TIMEOUT_MS)
+        except Exception as exc:
+            raise AssertionError(f"the notebook did not show its {cells} cells: {exc}") from None
 
     def cells(self):
         return self.notebook.locator(".jp-Cell")
@@ -165,6 +192,9 @@ class Page:
             self.page.evaluate("() => window.jupyterapp.serviceManager.sessions.shutdownAll()")
         finally:
             self.context.close()
+
+
+IMAGES_LOADED = "els => els.map(e => e.complete ? e.naturalWidth > 0 : null)"  # null: not loaded yet
 
 
 def expected_outputs(nb) -> list[tuple[int, int, int]]:
@@ -191,8 +221,7 @@ def test_notebook_renders_with_outputs_and_figures(lab, path):
     tab = Page(lab, path.name)
     try:
         cells = tab.cells()
-        cells.nth(len(nb.cells) - 1).wait_for(state="attached", timeout=RENDER_TIMEOUT_MS)
-        assert cells.count() == len(nb.cells)
+        tab.wait_until_loaded(len(nb.cells))
         expected = expected_outputs(nb)
         assert expected, f"{path.name} has no committed outputs: execute it (make execute)"
         for index, outputs, images in expected:
@@ -202,7 +231,11 @@ def test_notebook_renders_with_outputs_and_figures(lab, path):
             if images:
                 imgs = cell.locator(".jp-OutputArea-output img")
                 imgs.nth(images - 1).wait_for(timeout=RENDER_TIMEOUT_MS)
-                loaded = imgs.evaluate_all("els => els.map(e => e.complete && e.naturalWidth > 0)")
+                loaded = imgs.evaluate_all(IMAGES_LOADED)
+                deadline = time.monotonic() + 30
+                while None in loaded and time.monotonic() < deadline:  # still decoding
+                    tab.page.wait_for_timeout(250)
+                    loaded = imgs.evaluate_all(IMAGES_LOADED)
                 assert len(loaded) >= images and all(loaded), f"{path.name} cell {index}: figure not displayed"
         errors = cells.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']")
         assert errors.count() == 0, f"{path.name}: stderr output shown: {errors.first.inner_text()[:300]}"
@@ -221,6 +254,7 @@ def test_notebook_renders_with_outputs_and_figures(lab, path):
             cells.nth(widgets[0]).scroll_into_view_if_needed()
             tab.screenshot(f"{path.stem}-widget")
         tab.page.wait_for_timeout(500)  # let late errors (e.g. widget restoration) surface
+        tab.assert_alone()
         assert tab.errors == [], f"{path.name}: JavaScript errors: {tab.errors}"
     finally:
         tab.close()
@@ -253,6 +287,7 @@ def test_a_widget_runs_live_in_a_kernel(lab):
     name, index = _live_notebook(lab[2])
     tab = Page(lab, name)
     try:
+        tab.wait_until_loaded(len(nbformat.read(lab[2] / "notebooks" / name, as_version=4).cells))
         tab.wait_for_kernel_idle()
         tab.page.evaluate("""index => {
             const panel = window.jupyterapp.shell.currentWidget;
@@ -262,7 +297,12 @@ def test_a_widget_runs_live_in_a_kernel(lab):
         }""", index)
         cell = tab.cells().nth(index)
         handle = cell.locator(".widget-slider .noUi-handle, .widget-hslider .noUi-handle").first
-        handle.wait_for(timeout=RENDER_TIMEOUT_MS)
+        try:
+            handle.wait_for(timeout=RENDER_TIMEOUT_MS)
+        except Exception:
+            failures = tab.notebook.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
+            shown = failures.first.inner_text()[-1500:] if failures.count() else "(no error output)"
+            raise AssertionError(f"{name}: no live slider in cell {index}; {shown}") from None
         tab.wait_for_kernel_idle()
         readout = cell.locator(".widget-readout").first
         before_value = int(readout.inner_text())
@@ -282,5 +322,6 @@ def test_a_widget_runs_live_in_a_kernel(lab):
         errors = cell.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr'], .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
         assert errors.count() == 0, errors.first.inner_text()[:500]
         assert tab.errors == [], f"JavaScript errors: {tab.errors}"
+        tab.assert_alone()
     finally:
         tab.close()
