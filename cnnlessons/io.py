@@ -16,6 +16,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     # Keep the suffix so tools that check it (papermill wants .ipynb) accept the temporary file.
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
+    # mkstemp makes the file private (0600); give it the mode a plain open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield Path(tmp)
         os.replace(tmp, path)

@@ -93,12 +93,18 @@ class Float(Spec):
 
 @dataclass(frozen=True)
 class Choice(Spec):
+    """One of ``choices``; ``aliases`` maps short names to them (``{"imagenet": "imagenet_resnet18"}``)."""
+
     choices: tuple[Any, ...] = ()
+    aliases: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:
-        return "one of " + ", ".join(repr(c) for c in self.choices)
+        names = [repr(c) for c in self.choices] + [f"{a!r} (= {c!r})" for a, c in self.aliases.items()]
+        return "one of " + ", ".join(names)
 
     def convert(self, name: str, value: Any) -> Any:
+        if isinstance(value, str) and value in self.aliases:
+            return self.aliases[value]
         if value not in self.choices:
             raise self.fail(name, value)
         return value

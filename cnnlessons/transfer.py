@@ -251,3 +251,25 @@ def best_strategy(summary: dict[tuple[str, int, str], Summary], target: str, lab
 
 
 PRETRAINED: tuple[str, ...] = ("linear_probe", "finetune_last", "finetune_all")
+
+
+def stage_probes(model: nn.Module, build: Callable[[int], nn.Module], target, labels_per_class: int,
+                 seeds: list[int], device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    """Linear-probe accuracy on each stage's features, for ``model`` and for a random ``build``.
+
+    Returns ``{"pretrained": (seeds, stages), "random": (seeds, stages)}`` test accuracies; seed
+    ``s`` draws the training subset and initialises the random network.
+    """
+    from .data.targets import subsample_indices
+
+    k = target.num_classes
+    pre = extract(model, target.x_train, device), extract(model, target.x_test, device)
+    out: dict[str, list[list[float]]] = {"pretrained": [], "random": []}
+    for seed in seeds:
+        idx = subsample_indices(target.y_train, labels_per_class, seed=seed)
+        torch.manual_seed(seed)
+        rand = build(k)
+        rnd = extract(rand, target.x_train[idx], device), extract(rand, target.x_test, device)
+        for name, (tr, te) in (("pretrained", (pre[0].take(idx), pre[1])), ("random", rnd)):
+            out[name].append(stage_probe(tr, target.y_train[idx], te, target.y_test, k, seed=seed, device=device))
+    return {name: torch.tensor(acc) for name, acc in out.items()}

@@ -72,3 +72,10 @@ def test_check_parameters_resolves_the_device():
         check_parameters("00_welcome", seed=-1, device="cpu")
     with pytest.raises(KeyError, match="no lesson"):
         check_parameters("99_nothing", seed=1, device="cpu")
+
+
+def test_choice_aliases_resolve_to_the_canonical_name():
+    spec = Choice(choices=("imagenet_resnet18", "none"), aliases={"imagenet": "imagenet_resnet18"})
+    assert spec.convert("weights", "imagenet") == "imagenet_resnet18"
+    with pytest.raises(ParameterError, match="'imagenet' \\(= 'imagenet_resnet18'\\)"):
+        spec.convert("weights", "imagnet")
