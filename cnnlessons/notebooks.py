@@ -61,12 +61,30 @@ def clean(nb: dict) -> dict:
     from .slides import add_slide_metadata
 
     nb = add_slide_metadata(nb)
+    for cell in nb.get("cells", []):
+        if "outputs" in cell:
+            cell["outputs"] = _coalesce_streams(cell["outputs"])
     nb.get("metadata", {}).pop("papermill", None)
     for cell in nb.get("cells", []):
         meta = cell.get("metadata", {})
         for key in VOLATILE_CELL_METADATA:
             meta.pop(key, None)
     return _stable_widget_ids(nb)
+
+
+def _coalesce_streams(outputs: list[dict]) -> list[dict]:
+    """Merge consecutive stdout (or stderr) outputs into one. How the kernel's prints are split
+    into messages depends on timing; merged, the same prints always give the same JSON."""
+    merged: list[dict] = []
+    for out in outputs:
+        previous = merged[-1] if merged else None
+        if (out.get("output_type") == "stream" and previous is not None
+                and previous.get("output_type") == "stream" and previous.get("name") == out.get("name")):
+            text = "".join(previous["text"]) + "".join(out["text"])
+            previous["text"] = text.splitlines(keepends=True)
+        else:
+            merged.append(dict(out))
+    return merged
 
 
 def _stable_widget_ids(nb: dict) -> dict:

@@ -76,3 +76,14 @@ def test_default_parameters_reads_the_parameters_cell(tmp_path):
     nbformat.write(nb, str(tmp_path / "none.ipynb"))
     with pytest.raises(ValueError, match="no cell is tagged 'parameters'"):
         default_parameters(tmp_path / "none.ipynb")
+
+
+def test_consecutive_prints_are_merged_into_one_output():
+    stream = lambda text: {"output_type": "stream", "name": "stdout", "text": text}  # noqa: E731
+    nb = {"metadata": {}, "nbformat": 4, "nbformat_minor": 5, "cells": [{
+        "cell_type": "code", "metadata": {}, "source": "",
+        "outputs": [stream(["a\n"]), stream("b\nc\n"), {"output_type": "stream", "name": "stderr", "text": "w\n"},
+                    stream("d\n")]}]}
+    outputs = clean(nb)["cells"][0]["outputs"]
+    assert [o["name"] for o in outputs] == ["stdout", "stderr", "stdout"]
+    assert outputs[0]["text"] == ["a\n", "b\n", "c\n"]
