@@ -31,8 +31,3 @@ def pytest_sessionstart(session: pytest.Session) -> None:
                 f"on this machine (torch {torch.__version__}). Run the tests without CNNLESSONS_DEVICE to use "
                 "the CPU.\n")
             pytest.exit("GPU mode requested but CUDA is not available", returncode=3)
-
-
-@pytest.fixture
-def run_dir(tmp_path: Path) -> Path:
-    return tmp_path
