@@ -33,7 +33,7 @@ setup: $(STAMP) ## create the environment and install the course
 course: setup execute ## set up, then execute every lesson at its defaults
 
 execute: $(STAMP) ## re-execute every lesson in place (atomic; volatile metadata stripped)
-	$(PYTHON) -m cnnlessons.cli execute
+	$(PYTHON) -m cnnlessons.course.cli execute
 
 lab: $(STAMP) ## open JupyterLab on the lessons (trusted, so saved widget views show without a kernel)
 	$(PYTHON) -m jupyter trust notebooks/*.ipynb
@@ -51,13 +51,13 @@ test-browser: $(STAMP) ## the browser test alone; screenshots in build/screensho
 	$(PYTEST) -m browser tests/test_browser.py
 
 doctor: $(STAMP) ## versions, device, reachable online extras
-	$(PYTHON) -m cnnlessons.cli doctor
+	$(PYTHON) -m cnnlessons.course.cli doctor
 
 test-gpu: ## the whole suite with every lesson on CUDA; fails without CUDA
 	CNNLESSONS_DEVICE=cuda $(MAKE) test
 
 slides: $(STAMP) ## reveal.js slide decks of every lesson into build/slides/
-	$(PYTHON) -m cnnlessons.slides
+	$(PYTHON) -m cnnlessons.course.slides
 
 bench: $(STAMP) ## benchmarks into build/bench/
 	$(PYTHON) -m benchmarks.run

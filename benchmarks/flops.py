@@ -81,15 +81,15 @@ def hook_forward_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
 
 def forward_macs(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[int, str]:
     """Forward multiply-adds per item of ``input_shape`` (batch first) and where the count came
-    from: ``cnnlessons.cost.count`` (``Cost.macs``, per image) when it is there, in eval mode so
+    from: ``cnnlessons.analysis.cost.count`` (``Cost.macs``, per image) when it is there, in eval mode so
     no BN statistics move; otherwise the hook count above."""
     try:
-        from cnnlessons.cost import count
+        from cnnlessons.analysis import count
     except ImportError:
         return hook_forward_macs(model, input_shape), "hooks (benchmarks.flops)"
     was_training = model.training
     try:
         model.eval()
-        return int(count(model, tuple(input_shape[1:])).macs), "cnnlessons.cost.count"
+        return int(count(model, tuple(input_shape[1:])).macs), "cnnlessons.analysis.cost.count"
     finally:
         model.train(was_training)

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from cnnlessons.lessons import all_lessons, get_lesson
-from cnnlessons.notebooks import execute
+from cnnlessons.course.lessons import all_lessons, get_lesson
+from cnnlessons.course.notebooks import execute
 
 MODES = ("default", "demo", "skip")
 

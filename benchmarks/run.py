@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from cnnlessons.io import atomic_write_text
-from cnnlessons.lessons import REPO_ROOT
+from cnnlessons.paths import checkout
+
+REPO_ROOT = checkout()
 
 from . import data, lessons, report, training
 from .environment import describe

@@ -1,12 +1,19 @@
-"""The claims table that ends every lesson: each claim, the computed value, and a check.
+"""The claims table that ends every lesson: each claim, the computed value, and its check.
+
+A claim pairs a computed value with a *predicate*; the predicate both decides whether the
+claim holds and writes the "expected" column, so what a row says and what it checks cannot
+drift apart::
 
     claims = Claims()
-    claims.check("three 3x3 convs see 7x7", rf.size, expected=7)
-    claims.check("bottleneck is cheaper", ratio, ok=ratio < 0.5, expected="< 0.5")
-    claims.table()          # shows the table and raises if any claim failed
+    claims.check("three 3x3 convs see 7x7", rf.size, 7)                    # equality
+    claims.check("bottleneck is cheaper", ratio, below(0.5))
+    claims.check("(a) deep plain trains worse", gaps, on_every_seed(above(0)))
+    claims.require("deepened net gives the same outputs", diff, below(1e-4))  # raise now if not
+    claims.skip("(c) deep residual <= shallow residual", "asserted at the full preset")
+    claims.table()    # shows the table; raises ClaimFailed naming every claim that failed
 
 When the environment variable ``CNNLESSONS_REPORT`` names a file, ``table()`` also writes the
-claims and the device facts there as JSON (used by ``cnnlessons sweep`` and the GPU test mode).
+claims and the devices used there as JSON (read by ``cnnlessons sweep`` and the GPU test mode).
 """
 from __future__ import annotations
 
@@ -14,71 +21,159 @@ import html
 import json
 import math
 import os
-from dataclasses import asdict, dataclass
-from typing import Any
+import statistics
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import torch
 
-from .io import atomic_write_text
+from .device import devices_used
+from .io import atomic_write_text, markdown_table
 
 REPORT_ENV = "CNNLESSONS_REPORT"
 
 
 class ClaimFailed(AssertionError):
-    """At least one claim of a lesson did not hold."""
+    """A claim of a lesson did not hold; the message names it and its numbers."""
+
+
+def fmt(value: Any) -> str:
+    """A value as the table shows it: thousands separators, 4 significant digits for floats."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(fmt(v) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {fmt(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Predicate:
+    """A test on a computed value that can say, in words, what it expects."""
+
+    text: str
+    test: Callable[[Any], bool]
+
+    def __call__(self, value: Any) -> bool:
+        return bool(self.test(value))
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def equals(expected: Any, *, rel_tol: float = 0.0, abs_tol: float = 0.0) -> Predicate:
+    """``value == expected`` (numbers within the tolerances, like ``math.isclose``)."""
+    def test(value: Any) -> bool:
+        if isinstance(value, (int, float)) and isinstance(expected, (int, float)):
+            return math.isclose(value, expected, rel_tol=rel_tol, abs_tol=abs_tol)
+        return value == expected
+    tol = f" (rel. tol. {rel_tol:g})" if rel_tol else f" (+- {fmt(abs_tol)})" if abs_tol else ""
+    return Predicate(fmt(expected) + tol, test)
+
+
+def above(bound: float) -> Predicate:
+    """``value > bound``."""
+    return Predicate(f"> {fmt(bound)}", lambda v: v > bound)
+
+
+def at_least(bound: float) -> Predicate:
+    """``value >= bound``."""
+    return Predicate(f">= {fmt(bound)}", lambda v: v >= bound)
+
+
+def below(bound: float) -> Predicate:
+    """``value < bound``."""
+    return Predicate(f"< {fmt(bound)}", lambda v: v < bound)
+
+
+def at_most(bound: float) -> Predicate:
+    """``value <= bound``."""
+    return Predicate(f"<= {fmt(bound)}", lambda v: v <= bound)
+
+
+def between(low: float, high: float) -> Predicate:
+    """``low <= value <= high``."""
+    return Predicate(f"in [{fmt(low)}, {fmt(high)}]", lambda v: low <= v <= high)
+
+
+def on_every_seed(predicate: Predicate) -> Predicate:
+    """The value is one number per seed (a list); each must satisfy ``predicate``."""
+    return Predicate(f"{predicate} on every seed", lambda vs: len(vs) > 0 and all(predicate(v) for v in vs))
+
+
+def on_mean(predicate: Predicate) -> Predicate:
+    """The value is one number per seed (a list); their mean must satisfy ``predicate``."""
+    return Predicate(f"mean {predicate}", lambda vs: len(vs) > 0 and predicate(statistics.fmean(vs)))
+
+
+def as_predicate(expected: Any) -> Predicate:
+    """A predicate as it is, anything else as ``equals(expected)``."""
+    return expected if isinstance(expected, Predicate) else equals(expected)
 
 
 @dataclass
 class Claim:
     claim: str
     value: Any
-    expected: Any
-    ok: bool
+    expected: str  # the predicate's words
+    status: str  # "holds", "FAILED" or "skipped: <reason>"
 
+    @property
+    def ok(self) -> bool:
+        return self.status != "FAILED"
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return str(value)
+    def failure(self) -> str:
+        return f"{self.claim!r}: computed {fmt(self.value)}, expected {self.expected}"
 
 
 class Claims:
-    """Collects checked claims; ``table()`` renders them and asserts they all hold."""
+    """Collects checked claims; ``table()`` renders them and raises if any failed."""
 
     def __init__(self) -> None:
         self.items: list[Claim] = []
 
-    def check(self, claim: str, value: Any, expected: Any = None, *, ok: bool | None = None,
-              rel_tol: float = 0.0, abs_tol: float = 0.0) -> bool:
-        """Record a claim. Without ``ok``, it holds when ``value == expected`` (within the
-        tolerances for numbers). Returns whether it held, so a cell can also ``assert`` it."""
-        if ok is None:
-            if isinstance(value, (int, float)) and isinstance(expected, (int, float)):
-                ok = math.isclose(value, expected, rel_tol=rel_tol, abs_tol=abs_tol)
-            else:
-                ok = value == expected
-        self.items.append(Claim(claim, value, expected, bool(ok)))
-        return bool(ok)
+    def check(self, claim: str, value: Any, expected: Any) -> None:
+        """Record whether ``value`` satisfies ``expected`` (a ``Predicate``, or a value it must equal).
+
+        A failed check is reported, with every other failure, when ``table()`` runs."""
+        predicate = as_predicate(expected)
+        self.items.append(Claim(claim, value, str(predicate), "holds" if predicate(value) else "FAILED"))
+
+    def require(self, claim: str, value: Any, expected: Any) -> None:
+        """``check``, and raise ``ClaimFailed`` at once if it failed (for claims later cells rely on)."""
+        self.check(claim, value, expected)
+        if not self.items[-1].ok:
+            raise ClaimFailed("claim did not hold: " + self.items[-1].failure())
+
+    def skip(self, claim: str, reason: str) -> None:
+        """List a claim that this run does not check, and why (it shows in the table)."""
+        self.items.append(Claim(claim, None, "", f"skipped: {reason}"))
 
     @property
     def failed(self) -> list[Claim]:
         return [c for c in self.items if not c.ok]
 
+    def rows(self) -> list[tuple[str, str, str, str]]:
+        return [(c.claim, "" if c.value is None and c.status != "FAILED" else fmt(c.value), c.expected,
+                 "yes" if c.status == "holds" else c.status) for c in self.items]
+
     def markdown(self) -> str:
-        rows = ["| claim | computed | expected | holds |", "| --- | --- | --- | --- |"]
-        rows += [f"| {c.claim} | {_fmt(c.value)} | {_fmt(c.expected)} | {'yes' if c.ok else 'NO'} |"
-                 for c in self.items]
-        return "\n".join(rows)
+        return markdown_table(["claim", "computed", "expected", "holds"], self.rows())
 
     def _repr_html_(self) -> str:
         head = "<tr><th>claim</th><th>computed</th><th>expected</th><th>holds</th></tr>"
+        marks = {"yes": "&#10003;", "FAILED": "&#10007; FAILED"}
         body = "".join(
-            f"<tr><td style='text-align:left'>{html.escape(c.claim)}</td><td>{html.escape(_fmt(c.value))}</td>"
-            f"<td>{html.escape(_fmt(c.expected))}</td><td>{'&#10003;' if c.ok else '&#10007; FAILED'}</td></tr>"
-            for c in self.items)
-        return f"<table>{head}{body}</table>"
+            f"<tr><td style='text-align:left'>{html.escape(claim)}</td><td>{html.escape(value)}</td>"
+            f"<td>{html.escape(expected)}</td><td>{marks.get(status, html.escape(status))}</td></tr>"
+            for claim, value, expected, status in self.rows())
+        return f"<table class='claims'>{head}{body}</table>"
 
     def __repr__(self) -> str:
         return self.markdown()
@@ -94,7 +189,8 @@ class Claims:
             print(self.markdown())
         self.write_report()
         if self.failed:
-            raise ClaimFailed("claims that did not hold: " + "; ".join(c.claim for c in self.failed))
+            raise ClaimFailed(f"{len(self.failed)} claim(s) did not hold: "
+                              + "; ".join(c.failure() for c in self.failed))
 
     def write_report(self, path: str | None = None) -> None:
         path = path or os.environ.get(REPORT_ENV)
@@ -102,12 +198,12 @@ class Claims:
             return
         cuda = torch.cuda.is_available()
         report = {
-            "claims": [{**asdict(c), "value": _jsonable(c.value), "expected": _jsonable(c.expected)}
-                       for c in self.items],
+            "claims": [{"claim": c.claim, "value": _jsonable(c.value), "expected": c.expected, "status": c.status,
+                        "ok": c.ok} for c in self.items],
             "all_hold": not self.failed,
             "cuda_available": cuda,
             "cuda_max_memory_allocated": torch.cuda.max_memory_allocated() if cuda else 0,
-            "devices_used": sorted(DEVICES_USED),
+            "devices_used": devices_used(),
         }
         atomic_write_text(path, json.dumps(report, indent=2))
 
@@ -120,9 +216,5 @@ def _jsonable(value: Any) -> Any:
         return str(value)
 
 
-# Filled by ``note_device``; the GPU test mode checks that every lesson really used CUDA.
-DEVICES_USED: set[str] = set()
-
-
-def note_device(device: torch.device) -> None:
-    DEVICES_USED.add(torch.device(device).type)
+__all__ = ["ClaimFailed", "Claims", "Predicate", "above", "at_least", "at_most", "below", "between", "equals",
+           "on_every_seed", "on_mean", "fmt"]

@@ -12,6 +12,10 @@ import torch
 DEVICE_CHOICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 ENV_VAR = "CNNLESSONS_DEVICE"
 
+# Every device type get_device has handed out in this process; the GPU test mode reads it (via the
+# claims report) to check that a lesson really ran on CUDA.
+_USED: set[str] = set()
+
 
 class DeviceUnavailableError(RuntimeError):
     """The requested device exists as a name but not on this machine."""
@@ -38,13 +42,23 @@ def get_device(preference: str = "auto") -> torch.device:
     if name == "auto":
         env = os.environ.get(ENV_VAR, "").strip().lower()
         if env and env != "auto":
-            return _resolve(env, source=f"the environment variable {ENV_VAR}")
+            return _note(_resolve(env, source=f"the environment variable {ENV_VAR}"))
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            return _note(torch.device("cuda"))
         if _mps_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return _resolve(name, source="device")
+            return _note(torch.device("mps"))
+        return _note(torch.device("cpu"))
+    return _note(_resolve(name, source="device"))
+
+
+def _note(device: torch.device) -> torch.device:
+    _USED.add(device.type)
+    return device
+
+
+def devices_used() -> list[str]:
+    """The device types (``cpu``, ``cuda``, ...) that ``get_device`` has returned in this process."""
+    return sorted(_USED)
 
 
 def _resolve(name: str, source: str) -> torch.device:

@@ -1,12 +1,9 @@
 """Validating a lesson's papermill parameters before any expensive work.
 
-Every lesson's parameters cell is followed by one call::
-
-    P = check_parameters("01_receptive_fields", seed=seed, device=device, channels=channels)
-
-which checks each value against the lesson's declared specs (in ``cnnlessons.lessons``) and
-fails at once with a message naming the parameter and its valid values. The command line
-(``cnnlessons run``) uses the same specs to refuse a bad ``-p`` before starting a kernel.
+A ``Spec`` says which values a parameter accepts and converts a valid one (``"3"`` -> ``3``,
+``"cpu"`` -> ``torch.device("cpu")``); ``validate`` checks a whole set of values and fails at once
+with a message naming the parameter and its valid values. The course declares each lesson's
+specs in ``cnnlessons.course.lessons``.
 """
 from __future__ import annotations
 
@@ -15,7 +12,6 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Sequence
 
-import torch
 
 from .device import DEVICE_CHOICES, get_device
 
@@ -180,8 +176,8 @@ class ChoiceOrPath(Spec):
         raise self.fail(name, value)
 
 
-SEED = Int(min=0, help="random seed for data, initialisation and shuffling")
-DEVICE = Device(help="where to compute: 'auto' (CUDA, then MPS, then CPU), 'cpu' or 'cuda'")
+SEED = Int(min=0)
+DEVICE = Device()
 
 
 def validate(specs: dict[str, Spec], values: dict[str, Any]) -> SimpleNamespace:
@@ -196,22 +192,6 @@ def validate(specs: dict[str, Spec], values: dict[str, Any]) -> SimpleNamespace:
     if missing:
         raise ParameterError(f"missing parameter(s) {missing}")
     return SimpleNamespace(**{name: specs[name].convert(name, values[name]) for name in specs})
-
-
-def check_parameters(lesson: str, **values: Any) -> SimpleNamespace:
-    """Validate a lesson's parameters (see ``cnnlessons.lessons``) and return them converted.
-
-    ``device`` comes back as a ``torch.device``. Raises ``ParameterError`` naming the bad
-    parameter and its valid values.
-    """
-    from .claims import note_device
-    from .lessons import get_lesson
-
-    checked = validate(get_lesson(lesson).params, values)
-    for value in vars(checked).values():
-        if isinstance(value, torch.device):
-            note_device(value)
-    return checked
 
 
 def check_names(specs: Sequence[str] | dict[str, Spec], names: Sequence[str]) -> None:

@@ -111,7 +111,7 @@ def evaluate(model: nn.Module, data: Iterable[Batch], device: torch.device | str
              loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
              mixed_precision: bool | None = None) -> tuple[float, float]:
     """Mean loss and classification error of ``model`` over ``data``, in eval mode."""
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    device = torch.device(device) if device is not None else _model_device(model)
     was_training = model.training
     model.eval()
     # Sums stay on the device (float64, so the result equals summing Python floats); reading
@@ -127,13 +127,15 @@ def evaluate(model: nn.Module, data: Iterable[Batch], device: torch.device | str
         wrong += (logits.argmax(1) != y).sum()
         count += len(y)
     model.train(was_training)
+    if count == 0:
+        raise ValueError("evaluate() got no examples: the data yielded no batches")
     return total_loss.item() / count, wrong.item() / count
 
 
 def fit(model: nn.Module, train: Iterable[Batch], optimizer: torch.optim.Optimizer, *,
         steps: int | None = None, epochs: int | None = None,
         scheduler: object | None = None, val: Iterable[Batch] | None = None,
-        eval_every: int | None = None, device: torch.device | str = "cpu",
+        eval_every: int | None = None, device: torch.device | str | None = None,
         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
         desc: str = "training", show_progress: bool = True,
         mixed_precision: bool | None = None) -> History:
@@ -143,7 +145,8 @@ def fit(model: nn.Module, train: Iterable[Batch], optimizer: torch.optim.Optimiz
     training loss/error since the last evaluation and, if ``val`` is given, the validation
     loss/error, then steps the ``scheduler``: ``ReduceLROnPlateau`` with the validation error
     (training error without ``val``), any other scheduler without an argument. Returns the
-    ``History``. The model is left in train mode on ``device``.
+    ``History``. The model is left in train mode on ``device`` (default: where the model's
+    parameters already are, so a model moved to CUDA trains there).
 
     ``mixed_precision=False`` keeps float32 on CUDA too (``None``: bf16 + channels_last on
     CUDA, float32 elsewhere).
@@ -157,8 +160,10 @@ def fit(model: nn.Module, train: Iterable[Batch], optimizer: torch.optim.Optimiz
         steps = epochs * per_epoch
     if steps is None or steps < 1:
         raise ValueError(f"steps must be >= 1; got {steps}")
+    if eval_every is not None and (isinstance(eval_every, bool) or not isinstance(eval_every, int) or eval_every < 1):
+        raise ValueError(f"eval_every must be a positive number of steps or None (once per pass); got {eval_every!r}")
     eval_every = eval_every or per_epoch or steps
-    device = torch.device(device)
+    device = torch.device(device) if device is not None else _model_device(model)
     model.to(device).train()
     if _fast_cuda(device, mixed_precision):
         model.to(memory_format=torch.channels_last)
@@ -193,6 +198,11 @@ def fit(model: nn.Module, train: Iterable[Batch], optimizer: torch.optim.Optimiz
             _step_scheduler(scheduler, history)
     history.seconds = time.perf_counter() - start
     return history
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
 
 
 def _record_window(history: History, pending: list[tuple[torch.Tensor, torch.Tensor, int]], step: int) -> None:

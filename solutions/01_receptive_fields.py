@@ -5,7 +5,7 @@ import torch
 import torchvision
 from torch import nn
 
-from cnnlessons.receptive import LayerSpec, build_stack, conv_stack, receptive_field
+from cnnlessons.analysis import LayerSpec, build_stack, conv_stack, receptive_field
 
 
 def n_weights(module: nn.Module) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torchvision
 
-from cnnlessons.cost import count
+from cnnlessons.analysis import count
 
 
 def seven_vs_three() -> int:

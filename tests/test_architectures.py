@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torchvision
 
-from cnnlessons.architectures import ARCHITECTURES, HUMAN_TOP5, ILSVRC, get_architecture, profile, published
+from cnnlessons.experiments.architectures import ARCHITECTURES, HUMAN_TOP5, ILSVRC, get_architecture, profile, published
 
 
 @pytest.mark.parametrize("name", ["AlexNet", "GoogLeNet", "ResNet-18", "ResNet-34"])

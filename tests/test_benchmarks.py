@@ -122,18 +122,18 @@ def test_resnet20_macs_agree_with_the_known_cifar_figure():
 
 @pytest.mark.parametrize("model_name", ["small_cnn", "resnet20"])
 def test_library_mac_count_and_the_hook_count_agree(model_name):
-    """Two independent counts (``cnnlessons.cost.count`` when present, this file's hooks)."""
+    """Two independent counts (``cnnlessons.analysis.cost.count`` when present, this file's hooks)."""
     model = training.build_model(model_name, 32)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     macs, source = forward_macs(model, (1, 3, 32, 32))
     assert macs == hook_forward_macs(model, (1, 3, 32, 32))
     assert model.training and all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
     try:
-        import cnnlessons.cost  # noqa: F401
+        import cnnlessons.analysis.cost  # noqa: F401
     except ImportError:
         assert source.startswith("hooks")
     else:
-        assert source == "cnnlessons.cost.count"
+        assert source == "cnnlessons.analysis.cost.count"
 
 
 def test_peak_table_picks_the_most_specific_name():

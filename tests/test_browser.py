@@ -25,7 +25,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cnnlessons.lessons import NOTEBOOKS_DIR, REPO_ROOT
+from cnnlessons.paths import checkout, notebooks_dir
+
+REPO_ROOT, NOTEBOOKS_DIR = checkout(), notebooks_dir()
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 

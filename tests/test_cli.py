@@ -14,8 +14,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cnnlessons import cli
-from cnnlessons.lessons import REPO_ROOT, all_lessons, get_lesson
+from cnnlessons.course import cli, doctor, runs
+from cnnlessons.course.lessons import all_lessons, get_lesson
+from cnnlessons.paths import build_dir, checkout
+
+REPO_ROOT = checkout()
 
 PYTHON = sys.executable
 TINY_ID = "99_tiny"
@@ -30,7 +33,7 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 def run_cli(*args: str, launcher: Path | None = None, env: dict[str, str] | None = None,
             timeout: float = 600) -> subprocess.CompletedProcess:
-    command = [PYTHON, str(launcher)] if launcher else [PYTHON, "-m", "cnnlessons.cli"]
+    command = [PYTHON, str(launcher)] if launcher else [PYTHON, "-m", "cnnlessons.course.cli"]
     return subprocess.run([*command, *args], capture_output=True, text=True, cwd=REPO_ROOT,
                           env=env or cli_env(), timeout=timeout)
 
@@ -60,8 +63,9 @@ def tiny(tmp_path_factory) -> Path:
         nbformat.v4.new_code_cell(textwrap.dedent(f"""\
             from cnnlessons import Claims
             claims = Claims()
-            claims.check("width squared", width * width, expected=width ** 2)
-            claims.check("width at most {TINY_MAX_WIDTH}", width, ok=width <= {TINY_MAX_WIDTH}, expected="<= {TINY_MAX_WIDTH}")
+            from cnnlessons.claims import at_most
+            claims.check("width squared", width * width, width ** 2)
+            claims.check("width at most {TINY_MAX_WIDTH}", width, at_most({TINY_MAX_WIDTH}))
             print(shape, width * width)
             claims.table()""")),
     ]
@@ -70,7 +74,7 @@ def tiny(tmp_path_factory) -> Path:
         import sys
         from pathlib import Path
 
-        import cnnlessons.lessons as registry
+        import cnnlessons.course.lessons as registry
         from cnnlessons.params import DEVICE, SEED, Choice, Int
 
 
@@ -80,13 +84,12 @@ def tiny(tmp_path_factory) -> Path:
                 return Path(__file__).with_name("{TINY_ID}.ipynb")
 
 
-        TINY = TinyLesson(id="{TINY_ID}", title="A tiny test lesson", demo={{"width": 2}},
-                          params={{"seed": SEED, "device": DEVICE, "width": Int(min=1, max=10),
-                                   "shape": Choice(choices=("square", "disk"))}})
-        real = registry.all_lessons
-        registry.all_lessons = lambda: (*real(), TINY)
+        TINY = TinyLesson(id="{TINY_ID}", title="A tiny test lesson", summary="", presets={{"demo": {{"width": 2}}}},
+                          valid={{"seed": SEED, "device": DEVICE, "width": Int(min=1, max=10),
+                                  "shape": Choice(choices=("square", "disk"))}})
+        registry.LESSONS = (*registry.LESSONS, TINY)
 
-        from cnnlessons.cli import main
+        from cnnlessons.course.cli import main
 
         sys.exit(main())
         """))
@@ -101,7 +104,7 @@ def test_values_are_parsed_like_papermills_p(text):
     from papermill.cli import _resolve_type  # the reference: papermill's own -p parser
 
     expected = _resolve_type(text)
-    got = cli.papermill_value(text)
+    got = runs.papermill_value(text)
     assert type(got) is type(expected)
     assert got == expected or (got != got and expected != expected)  # nan
 
@@ -109,10 +112,10 @@ def test_values_are_parsed_like_papermills_p(text):
 def test_cli_values_round_trip_through_the_p_parser():
     from cnnlessons.params import IntList
 
-    assert cli.cli_value([8, 32]) == "[8,32]"
-    assert IntList().convert("depths", cli.papermill_value(cli.cli_value([8, 32]))) == [8, 32]
+    assert runs.cli_value([8, 32]) == "[8,32]"
+    assert IntList().convert("depths", runs.papermill_value(runs.cli_value([8, 32]))) == [8, 32]
     for value in (0, 2.5, True, None, "auto"):
-        assert cli.papermill_value(cli.cli_value(value)) == value
+        assert runs.papermill_value(runs.cli_value(value)) == value
 
 
 def test_a_folder_parameter_is_passed_as_an_absolute_path(tmp_path, monkeypatch):
@@ -122,16 +125,16 @@ def test_a_folder_parameter_is_passed_as_an_absolute_path(tmp_path, monkeypatch)
     spec = ChoiceOrPath(choices=("offline",))
     monkeypatch.chdir(tmp_path)
     (tmp_path / "images").mkdir()
-    assert cli._for_papermill(spec, "images", spec.convert("dataset", "images")) == str(tmp_path / "images")
+    assert runs._for_papermill(spec, "images", spec.convert("dataset", "images")) == str(tmp_path / "images")
     (tmp_path / "offline").mkdir()  # a choice stays a choice even if a folder has its name
-    assert cli._for_papermill(spec, "offline", spec.convert("dataset", "offline")) == "offline"
+    assert runs._for_papermill(spec, "offline", spec.convert("dataset", "offline")) == "offline"
 
 
 def test_sweep_values_split_on_commas_outside_brackets():
-    assert cli.split_values("1,2,3") == ["1", "2", "3"]
-    assert cli.split_values("[3,3],[5, 5]") == ["[3,3]", "[5, 5]"]
-    with pytest.raises(cli.UsageError, match="empty value"):
-        cli.split_values("1,,2")
+    assert runs.split_values("1,2,3") == ["1", "2", "3"]
+    assert runs.split_values("[3,3],[5, 5]") == ["[3,3]", "[5, 5]"]
+    with pytest.raises(runs.UsageError, match="empty value"):
+        runs.split_values("1,,2")
 
 
 # ----------------------------------------------------------------- list
@@ -143,13 +146,13 @@ def test_list_shows_every_lesson_with_its_notebook_defaults():
     assert set(listed) == {lesson.id for lesson in all_lessons()}
     for lesson in all_lessons():
         entry = listed[lesson.id]
-        assert set(entry["parameters"]) == set(lesson.params)
-        assert entry["demo"] == {k: v for k, v in lesson.demo.items()}
+        assert list(entry["parameters"]) == list(lesson.valid)
+        assert entry["presets"] == lesson.presets
         if lesson.notebook.is_file():
             defaults = parameters_cell_values(lesson.notebook)
             assert {name: p["default"] for name, p in entry["parameters"].items()} == \
-                {name: defaults.get(name) for name in lesson.params}
-        for name, spec in lesson.params.items():
+                {name: defaults.get(name) for name in lesson.valid}
+        for name, spec in lesson.valid.items():
             assert entry["parameters"][name]["valid"] == spec.describe()
 
 
@@ -160,8 +163,8 @@ def test_list_text_names_each_parameter_with_its_default(capsys):
     for lesson in all_lessons():
         assert f"{lesson.id}  {lesson.title}" in out
         defaults = parameters_cell_values(lesson.notebook) if lesson.notebook.is_file() else None
-        for name in lesson.params:
-            shown = cli.cli_value(defaults[name]) if defaults else "-"  # as written after -p
+        for name in lesson.valid:
+            shown = runs.cli_value(defaults[name]) if defaults else "-"  # as written after -p
             assert any(line.split()[:3] == ["-p", name, shown] for line in out.splitlines()), (lesson.id, name)
 
 
@@ -170,14 +173,14 @@ def test_list_text_names_each_parameter_with_its_default(capsys):
 def test_run_rejects_a_bad_parameter_before_starting_a_kernel(tmp_path):
     """As a subprocess: exit status 2, a message naming the parameter and its valid values,
     and nothing written (neither the -o file nor anything under build/runs/)."""
-    before = files_under(cli.RUNS_DIR)
+    before = files_under((build_dir() / "runs"))
     out = tmp_path / "out" / "run.ipynb"
     result = run_cli("run", "00_welcome", "-p", "seed", "-1", "-o", str(out))
     assert result.returncode == 2
     assert "'seed'" in result.stderr and "an integer in [0, inf]" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
-    assert files_under(cli.RUNS_DIR) == before
+    assert files_under((build_dir() / "runs")) == before
 
 
 @pytest.mark.parametrize("args, message", [
@@ -261,10 +264,14 @@ def test_sweep_runs_a_grid_in_parallel_and_reports_a_failed_run(tiny, tmp_path):
     assert "| run | width | shape | status |" in markdown
     assert "## Failed runs" in markdown and "ClaimFailed" in markdown
 
-    # Completed runs kept their notebooks; the failed one left only its log and claims report.
+    # Completed runs kept their notebooks; the failed one kept its notebook, with the error, beside.
     assert (out / "run-1.ipynb").is_file() and (out / "run-2.ipynb").is_file()
     assert not (out / "run-3.ipynb").exists()
-    assert "FAILED" in (out / "run-3.log").read_text()
+    assert "FAILED" in (out / "run-3.log").read_text() and "run-3.failed.ipynb" in (out / "run-3.log").read_text()
+    failed = nbformat.read(out / "run-3.failed.ipynb", as_version=4)
+    errors = [o for c in failed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert errors and errors[0].ename == "ClaimFailed" and "width at most 5" in errors[0].evalue
+    assert "run-3.failed.ipynb" in markdown
     for name in ("run-1.ipynb", "run-2.ipynb"):
         nb = nbformat.read(out / name, as_version=4)
         assert any("disk" in o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
@@ -291,7 +298,7 @@ def test_doctor_reports_versions_device_and_online_extras_without_hanging():
     assert f"torch        {torch.__version__}" in result.stdout
     assert f"auto -> {get_device('auto')}" in result.stdout
     lines = result.stdout.splitlines()
-    for name, url, local in cli.online_extras():
+    for name, url, local in doctor.online_extras():
         at = lines.index(f"    {url}")
         assert lines[at - 1].strip() == name
         assert "reachable" in lines[at + 1]  # "reachable" or "unreachable (why)": an answer either way

@@ -1,4 +1,4 @@
-"""cnnlessons.cost against hand formulas, torch's own FLOP counter and torchvision's
+"""cnnlessons.analysis.cost against hand formulas, torch's own FLOP counter and torchvision's
 published figures (its weights metadata, read offline)."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torchvision
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from cnnlessons.cost import compare_forward, count, layer_macs, time_forward
+from cnnlessons.analysis import compare_forward, count, layer_macs, time_forward
 
 
 def _meta_model(name: str, **kwargs) -> nn.Module:

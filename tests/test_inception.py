@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cnnlessons.cost import count
+from cnnlessons.analysis.cost import count
 from cnnlessons.models import Inception, inception_module
 from cnnlessons.models.inception import BRANCHES, branch_costs
 from cnnlessons.widgets.inception_calculator import InceptionCalculator, calculate, render_html

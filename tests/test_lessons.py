@@ -8,10 +8,11 @@ import json
 
 import pytest
 
+from cnnlessons.course.lessons import all_lessons
+from cnnlessons.course.notebooks import execute, parameters_cell
 from cnnlessons.device import get_device
-from cnnlessons.lessons import NOTEBOOKS_DIR, all_lessons
-from cnnlessons.notebooks import default_parameters, execute, parameters_cell
 from cnnlessons.params import Bool, Choice, ChoiceOrPath, Device, Float, Int, IntList, ParameterError, validate
+from cnnlessons.paths import notebooks_dir
 
 from conftest import gpu_mode
 
@@ -24,16 +25,24 @@ def load(lesson):
 
 
 def test_every_notebook_is_a_registered_lesson():
-    assert sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb")) == sorted(IDS)
+    assert sorted(p.stem for p in notebooks_dir().glob("*.ipynb")) == sorted(IDS)
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=IDS)
 def test_parameters_cell_matches_the_declared_specs(lesson):
-    defaults = default_parameters(lesson.notebook)
+    defaults = lesson.defaults()
     assert {"seed", "device"} <= set(defaults)
-    assert set(defaults) == set(lesson.params), "parameters cell and lessons/ spec disagree"
-    validate(lesson.params, defaults)  # the defaults themselves are valid
-    validate(lesson.params, {**defaults, **lesson.demo})  # and so is the demo preset
+    assert list(defaults) == list(lesson.valid), "parameters cell and course/lessons.py name different parameters"
+    validate(lesson.valid, defaults)  # the defaults themselves are valid
+    assert "demo" in lesson.presets
+    for name, preset in lesson.presets.items():  # and so is every preset
+        validate(lesson.valid, {**defaults, **preset})
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=IDS)
+def test_every_parameter_has_its_help_in_the_notebook(lesson):
+    missing = [name for name, p in lesson.parameters().items() if len(p.help) < 8]
+    assert not missing, f"{lesson.id}: give {missing} a '# help' comment in the parameters cell"
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=IDS)
@@ -70,10 +79,10 @@ def bad_value(spec):
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=IDS)
 def test_every_parameter_refuses_a_bad_value_naming_itself(lesson):
-    defaults = default_parameters(lesson.notebook)
-    for name, spec in lesson.params.items():
+    defaults = lesson.defaults()
+    for name, spec in lesson.valid.items():
         with pytest.raises(ParameterError) as err:
-            validate(lesson.params, {**defaults, name: bad_value(spec)})
+            validate(lesson.valid, {**defaults, name: bad_value(spec)})
         assert f"'{name}'" in str(err.value) and "valid values" in str(err.value)
 
 
@@ -96,7 +105,7 @@ def test_runs_with_non_default_parameters(lesson, tmp_path, monkeypatch):
     """
     report = tmp_path / "report.json"
     monkeypatch.setenv("CNNLESSONS_REPORT", str(report))
-    params = {**lesson.demo, "seed": 1}
+    params = {**lesson.preset("demo"), "seed": 1}
     execute(lesson.notebook, tmp_path / "out.ipynb", parameters=params, progress=False)
     result = json.loads(report.read_text())
     assert result["all_hold"]

@@ -1,10 +1,12 @@
 """The notebook pipeline: atomic execution, volatile metadata stripped, stable widget ids."""
 import json
+import os
 
 import nbformat
 import pytest
 
-from cnnlessons.notebooks import clean, default_parameters, dumps, execute
+from cnnlessons.course.lessons import notebook_parameters
+from cnnlessons.course.notebooks import clean, dumps, execute, quiet_environment
 
 
 def make_notebook(path, *sources, params="x = 1"):
@@ -69,13 +71,26 @@ def test_widget_ids_become_stable_and_orphans_go():
     assert one["cells"][0]["metadata"] == {"slideshow": {"slide_type": "slide"}}  # timing gone, slide added
 
 
-def test_default_parameters_reads_the_parameters_cell(tmp_path):
-    path = make_notebook(tmp_path / "d.ipynb", params="seed = 3\ndevice = 'auto'\nsizes = [1, 2]")
-    assert default_parameters(path) == {"seed": 3, "device": "auto", "sizes": [1, 2]}
+def test_notebook_parameters_reads_defaults_and_help_from_the_parameters_cell(tmp_path):
+    path = make_notebook(tmp_path / "d.ipynb", params="seed = 3  # the seed\ndevice = 'auto'\nsizes = [1, 2]  # sizes")
+    assert notebook_parameters(path) == {"seed": (3, "the seed"), "device": ("auto", ""), "sizes": ([1, 2], "sizes")}
     nb = nbformat.v4.new_notebook()
     nbformat.write(nb, str(tmp_path / "none.ipynb"))
-    with pytest.raises(ValueError, match="no cell is tagged 'parameters'"):
-        default_parameters(tmp_path / "none.ipynb")
+    assert notebook_parameters(tmp_path / "none.ipynb") == {}
+
+
+def test_quiet_environment_restores_the_callers_environment(monkeypatch):
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "0")
+    with quiet_environment():
+        assert os.environ["TQDM_DISABLE"] == "1" and os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] == "1"
+    assert "TQDM_DISABLE" not in os.environ and os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] == "0"
+
+
+def test_clean_drops_the_python_patch_version():
+    nb = {"metadata": {"language_info": {"name": "python", "version": "3.11.7"}}, "nbformat": 4, "nbformat_minor": 5,
+          "cells": []}
+    assert clean(nb)["metadata"]["language_info"] == {"name": "python"}
 
 
 def test_consecutive_prints_are_merged_into_one_output():

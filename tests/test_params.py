@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from cnnlessons import ParameterError, check_parameters
+from cnnlessons import ParameterError
+from cnnlessons.course import check_parameters
 from cnnlessons.params import Bool, Choice, ChoiceOrPath, Float, Int, IntList, validate
 
 

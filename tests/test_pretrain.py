@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnnlessons.pretrain import Config, canonical_command, lr_factor
+from cnnlessons.zoo.pretrain import Config, canonical_command, lr_factor
 
 ROOT = Path(__file__).resolve().parents[1]
 TORCHRUN = Path(sys.executable).with_name("torchrun")
@@ -32,7 +32,7 @@ def test_lr_schedule_warms_up_then_follows_a_cosine():
 
 def test_canonical_command_spells_out_every_option():
     cmd = canonical_command(Config(world_size=2), ROOT / "data" / "zoo" / "m.pt")
-    assert cmd.startswith("torchrun --nproc_per_node=2 -m cnnlessons.pretrain --depth 8")
+    assert cmd.startswith("torchrun --nproc_per_node=2 -m cnnlessons.zoo.pretrain --depth 8")
     assert cmd.endswith("--out data/zoo/m.pt")
 
 
@@ -46,7 +46,7 @@ def _run(args, tmp_path, name, nproc=1, **kwargs):
     launcher = ([str(TORCHRUN), "--standalone", f"--nproc_per_node={nproc}", "-m"] if nproc > 1
                 else [sys.executable, "-m"])
     out = tmp_path / f"{name}.pt"
-    cmd = launcher + ["cnnlessons.pretrain", *args, "--out", str(out), "--checkpoint-dir", str(tmp_path / f"ck_{name}")]
+    cmd = launcher + ["cnnlessons.zoo.pretrain", *args, "--out", str(out), "--checkpoint-dir", str(tmp_path / f"ck_{name}")]
     return cmd, out
 
 

@@ -1,4 +1,4 @@
-"""cnnlessons.receptive: the analytic recurrence against what the networks really compute.
+"""cnnlessons.analysis.receptive: the analytic recurrence against what the networks really compute.
 
 The oracles are independent of the recurrence: ``dependency_map`` pushes impulses through
 the real PyTorch layers, ``effective_receptive_field`` back-propagates real gradients, and
@@ -14,7 +14,7 @@ import torchvision
 from torch import nn
 
 from cnnlessons.models.se import SEBlock
-from cnnlessons.receptive import (LAST_FEATURE_MAP, LayerSpec, ReceptiveFieldError, build_stack, conv_stack,
+from cnnlessons.analysis import (LAST_FEATURE_MAP, LayerSpec, ReceptiveFieldError, build_stack, conv_stack,
                                   dependency_map, dependency_maps, effective_receptive_field, erf_std, receptive_field)
 
 tv = torchvision.models
@@ -263,12 +263,15 @@ def test_global_pooling_before_the_end_is_an_error_naming_it():
         receptive_field(meta(tv.resnet18))
 
 
-def test_squeeze_excitation_gates_need_a_decision():
+def test_squeeze_excitation_gates_are_ignored_by_default_and_reported():
     body = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), SEBlock(16, reduction=4), nn.Conv2d(16, 16, 3))
-    with pytest.raises(ReceptiveFieldError, match=r"'1.squeeze'.*ignore_global_context=True"):
-        receptive_field(body, (1, 16, 16))
     plain = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.Identity(), nn.Conv2d(16, 16, 3))
-    assert receptive_field(body, (1, 16, 16), ignore_global_context=True) == receptive_field(plain, (1, 16, 16))
+    rf = receptive_field(body, (1, 16, 16))
+    assert rf == receptive_field(plain, (1, 16, 16))
+    assert rf.global_context_ignored and len(rf.ignored_gates) == 1 and "ignored" in str(rf)
+    assert not receptive_field(plain, (1, 16, 16)).global_context_ignored
+    with pytest.raises(ReceptiveFieldError, match=r"'1.squeeze'.*ignore_global_context=True"):
+        receptive_field(body, (1, 16, 16), ignore_global_context=False)
 
 
 def test_other_errors():
@@ -276,8 +279,15 @@ def test_other_errors():
         receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), nn.Upsample(scale_factor=2)), (1, 8, 8))
     with pytest.raises(ValueError, match="at='nope' is not a module"):
         receptive_field(conv_stack(2), (1, 8, 8), at="nope")
-    with pytest.raises(ValueError, match="input_size"):
+    with pytest.raises(ValueError, match=r"input_size.*\(8, 8\) \(it has 2 entries\)"):
         receptive_field(conv_stack(2), (8, 8))
+    with pytest.raises(ValueError, match=r"input_size=\(3, 32, 32\) gives layer 'conv1' 3 input channels, but it "
+                                         r"takes 8: use input_size=\(8, 32, 32\)"):
+        receptive_field(conv_stack(2, channels=8), (3, 32, 32))
+    with pytest.raises(ValueError, match=r"input_size=\(3, 16, 16\) is too small: the 1x1 map reaching layer '20' is smaller than its kernel; use a larger input_size$"):
+        receptive_field(meta(tv.vgg11).features, (3, 16, 16))
+    with pytest.raises(TypeError, match="model must be an nn.Module; got function"):
+        receptive_field(lambda x: x, (1, 8, 8))
 
     class SpatialCat(nn.Module):
         def forward(self, x):
@@ -362,5 +372,5 @@ def test_more_torchvision_graphs():
         for block in stage:
             block.bn3 = nn.Sequential(block.bn3, SEBlock(block.bn3.num_features))
     assert receptive_field(se_resnet, at=LAST_FEATURE_MAP, ignore_global_context=True).size == 427
-    with pytest.raises(ReceptiveFieldError, match=r"layer1\.0\.bn3\.1\.squeeze"):
+    with pytest.raises(ReceptiveFieldError, match=r"layer1\.0\.bn3\.1\.squeeze"):  # strict mode
         receptive_field(se_resnet, at=LAST_FEATURE_MAP)

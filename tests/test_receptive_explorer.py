@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from cnnlessons.receptive import LayerSpec
+from cnnlessons.analysis import LayerSpec
 from cnnlessons.widgets.receptive_explorer import ReceptiveExplorer
 
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from cnnlessons.models import cifar_resnet
-from cnnlessons.recipe import PAPER, SLIDE, Recipe, ablations, run_recipe
+from cnnlessons.experiments.recipe import PAPER, SLIDE, Recipe, ablations, run_recipe
 
 
 def test_paper_and_slide_differ_only_in_weight_decay():

@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from cnnlessons.models import cifar_resnet
 from cnnlessons.models.cifar_resnet import BasicBlock
-from cnnlessons.residual import (deepen, degradation_experiment, gradient_norms, make_identity_,
+from cnnlessons.experiments import (deepen, degradation_experiment, gradient_norms, make_identity_,
                                  max_output_difference, shortcut_deviation)
 
 
@@ -143,7 +143,7 @@ def test_degradation_holds_for_two_more_seeds():
 def test_resnet_stages_reads_torchvision_structure():
     from torchvision.models import resnet34, resnet50
 
-    from cnnlessons.residual import resnet_stages
+    from cnnlessons.models import resnet_stages
 
     s34 = resnet_stages(resnet34())
     assert [s.blocks for s in s34] == [3, 4, 6, 3]
@@ -157,7 +157,7 @@ def test_with_se_matches_the_se_resnet50_builder():
     from torchvision.models import resnet50
 
     from cnnlessons.models.se import SEBlock
-    from cnnlessons.residual import with_se
+    from cnnlessons.models import with_se
 
     ours = with_se(resnet50())
     assert sum(isinstance(m, SEBlock) for m in ours.modules()) == 16

@@ -6,7 +6,7 @@ import torch
 import torchvision
 
 from cnnlessons.models import se_resnet50
-from cnnlessons.models.se_resnet import SEBottleneck
+from cnnlessons.models import SEBlock
 
 STAGES = ((3, 256), (4, 512), (6, 1024), (3, 2048))  # blocks, output channels C
 
@@ -26,11 +26,12 @@ def test_parameters_are_resnet50_plus_the_gates(r):
 def test_gate_scales_the_residual_branch_before_the_addition():
     torch.manual_seed(0)
     block = se_resnet50().layer1[0].eval()
-    assert isinstance(block, SEBottleneck)
+    bn3, se = block.bn3  # the last BN, then the gate (with_se)
+    assert isinstance(se, SEBlock)
     x = torch.randn(2, 64, 8, 8)
     with torch.no_grad():
-        branch = block.bn3(block.conv3(block.relu(block.bn2(block.conv2(block.relu(block.bn1(block.conv1(x))))))))
-        gate = block.se.excitation(branch.mean(dim=(2, 3)))[:, :, None, None]
+        branch = bn3(block.conv3(block.relu(block.bn2(block.conv2(block.relu(block.bn1(block.conv1(x))))))))
+        gate = se.excitation(branch.mean(dim=(2, 3)))[:, :, None, None]
         expected = torch.relu(branch * gate + block.downsample(x))
         assert torch.allclose(block(x), expected, atol=1e-6)
 

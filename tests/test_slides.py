@@ -9,8 +9,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cnnlessons.lessons import NOTEBOOKS_DIR
-from cnnlessons.slides import SLIDE_BUDGET, add_slide_metadata, build_all_slides, build_slides, heading_level
+from cnnlessons.paths import notebooks_dir
+
+NOTEBOOKS_DIR = notebooks_dir()
+from cnnlessons.course.slides import SLIDE_BUDGET, add_slide_metadata, build_all_slides, build_slides, heading_level
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 
@@ -72,7 +74,7 @@ def test_a_long_slide_is_split_at_a_markdown_cell():
     assert "subslide" in kinds
     assert all(k == "-" for k, c in zip(kinds, out["cells"]) if c["cell_type"] == "code")  # code stays with its prose
     # No (sub)slide holds more than the budget plus the one cell that crossed it.
-    from cnnlessons.slides import estimated_lines
+    from cnnlessons.course.slides import estimated_lines
     running = 0
     for kind, cell in zip(kinds, out["cells"]):
         running = estimated_lines(cell) + (0 if kind in ("slide", "subslide") else running)
@@ -141,10 +143,10 @@ def tiny_notebook(folder: Path) -> Path:
 
 @pytest.mark.slow
 def test_every_lesson_converts_offline_to_a_clean_deck(tmp_path, monkeypatch, capsys):
-    """``python -m cnnlessons.slides`` (what ``make slides`` runs) on a tiny notebook and every
+    """``python -m cnnlessons.course.slides`` (what ``make slides`` runs) on a tiny notebook and every
     lesson, in one nbconvert call: one deck each, the notebooks untouched, the reveal.js
     structure matching the slide metadata, every heading and figure in the deck."""
-    from cnnlessons.slides import main
+    from cnnlessons.course.slides import main
 
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):  # any fetch would fail
         monkeypatch.setenv(var, "http://127.0.0.1:9")
@@ -168,7 +170,7 @@ def test_every_lesson_converts_offline_to_a_clean_deck(tmp_path, monkeypatch, ca
 
 
 def test_every_lesson_carries_slide_metadata():
-    """Executed lessons get slide metadata from ``cnnlessons.notebooks.clean``; a notebook
+    """Executed lessons get slide metadata from ``cnnlessons.course.notebooks.clean``; a notebook
     without it was executed by something else (re-run ``make execute``)."""
     if not NOTEBOOKS:
         pytest.skip("no notebooks yet")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from cnnlessons import transfer
+from cnnlessons.experiments import transfer
 from cnnlessons.models.cifar_resnet import cifar_resnet
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from cnnlessons.cost import count
+from cnnlessons.analysis.cost import count
 from cnnlessons.models import alexnet_dense, zfnet
 from cnnlessons.models.zfnet import ALEXNET_LAYERS, ZFNET_LAYERS, EightLayerNet, config_diff
 

@@ -10,10 +10,11 @@ import pytest
 import torch
 
 from cnnlessons import zoo
+from cnnlessons.paths import zoo_dir
 from cnnlessons.data import SOURCE_CLASSES
-from cnnlessons.pretrain import verify
+from cnnlessons.zoo.pretrain import verify
 
-SHIPPED = zoo.ZOO_DIR / "shapes_resnet8.pt"
+SHIPPED = zoo_dir() / "shapes_resnet8.pt"
 
 
 def test_available_lists_the_shipped_and_the_imagenet_model():
@@ -25,7 +26,7 @@ def test_manifest_records_what_the_issue_asks():
     meta = json.loads(SHIPPED.with_suffix(".json").read_text())
     assert meta["sha256"] == hashlib.sha256(SHIPPED.read_bytes()).hexdigest()
     assert meta["bytes"] == SHIPPED.stat().st_size < 5_000_000
-    assert meta["command"].startswith("python -m cnnlessons.pretrain ")
+    assert meta["command"].startswith("python -m cnnlessons.zoo.pretrain ")
     assert meta["config"]["seed"] == meta["data"]["train_seed"]
     assert meta["data"]["train_images"] == meta["config"]["images"]
     assert meta["classes"] == list(SOURCE_CLASSES)
@@ -35,7 +36,7 @@ def test_manifest_records_what_the_issue_asks():
 
 def test_shipped_model_reproduces_its_manifest_accuracy():
     """Re-measured on the regenerated source test set (the full rebuild, ~10 CPU-minutes,
-    is `python -m cnnlessons.pretrain` with the manifest's command; too slow for CI)."""
+    is `python -m cnnlessons.zoo.pretrain` with the manifest's command; too slow for CI)."""
     measured, recorded = verify(SHIPPED)
     assert abs(measured - recorded) <= 2e-3
 
@@ -58,7 +59,7 @@ def test_corrupted_file_is_refused_with_the_rebuild_command(tmp_path):
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(zoo.ZooError, match=r"corrupted.*python -m cnnlessons\.pretrain"):
+    with pytest.raises(zoo.ZooError, match=r"corrupted.*python -m cnnlessons\.zoo\.pretrain"):
         zoo.load_file(path)
 
 

@@ -15,11 +15,15 @@ from typing import Any, Callable
 
 import torch
 
-from ..lessons import REPO_ROOT
+from ..paths import data_dir
 from .targets import OFFLINE_TARGETS, TargetData
 
-ONLINE_DIR = REPO_ROOT / "data" / "online"
 _SPLIT_SEED = 1_000_004
+
+
+def online_dir() -> Path:
+    """Where downloaded datasets are kept (``data/online`` in a checkout)."""
+    return data_dir() / "online"
 
 
 class OfflineError(RuntimeError):
@@ -82,7 +86,7 @@ def _subset(dataset: Any, per_class: int, size: int) -> tuple[torch.Tensor, torc
 
 
 def load_online(name: str, *, size: int = 224, train_per_class: int = 100, test_per_class: int = 50,
-                root: str | os.PathLike = ONLINE_DIR) -> TargetData:
+                root: str | os.PathLike | None = None) -> TargetData:
     """A torchvision dataset by name (``TORCHVISION``) or an ImageFolder directory, as ``TargetData``.
 
     A folder with ``train/`` and ``test/`` (or ``val/``) subfolders uses them as the split;
@@ -93,7 +97,7 @@ def load_online(name: str, *, size: int = 224, train_per_class: int = 100, test_
     if name not in TORCHVISION:
         raise ValueError(f"dataset {name!r} is neither an offline target {list(OFFLINE_TARGETS)}, a torchvision "
                          f"dataset {sorted(TORCHVISION)}, nor an existing folder")
-    folder = Path(root) / name
+    folder = Path(root if root is not None else online_dir()) / name
     try:
         train, test = (TORCHVISION[name](folder, split, True) for split in (True, False))
     except (OSError, RuntimeError) as exc:  # URLError is an OSError

@@ -1,4 +1,4 @@
-"""Exercises for lesson 01, receptive fields. Answer each in code with ``cnnlessons.receptive``."""
+"""Exercises for lesson 01, receptive fields. Answer each in code with ``cnnlessons.analysis.receptive``."""
 from __future__ import annotations
 
 from . import Exercise, equals

@@ -1,5 +1,5 @@
 """Exercises of lesson 06 (architecture tour). Expected answers are computed from the models
-with ``cnnlessons.cost.count``, never typed in."""
+with ``cnnlessons.analysis.cost.count``, never typed in."""
 from __future__ import annotations
 
 from functools import cache
@@ -9,7 +9,7 @@ import torch
 import torchvision
 from torch import nn
 
-from ..cost import count
+from ..analysis import count
 from ..models.se_resnet import se_resnet50
 from . import Exercise, equals
 

@@ -23,7 +23,7 @@ def _freezes_backbone(freeze: Any) -> bool:
 
 
 def _pools_last_stage(features: Any) -> bool:
-    from ..transfer import extract
+    from ..experiments.transfer import extract
 
     model = _fresh().eval()
     x = torch.randn(6, 3, 16, 16, generator=torch.Generator().manual_seed(1))

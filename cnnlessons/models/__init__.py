@@ -1,12 +1,14 @@
 """Models the lessons build, each a small ``nn.Module`` named as in its paper.
 
 Submodules: ``se`` (squeeze-and-excitation), ``inception``, ``cifar_resnet``, ``zfnet``,
-``se_resnet``. The common builders are re-exported here as they land.
+``se_resnet`` (SE-ResNet-50, ``with_se``), ``stages`` (a ResNet's architecture table).
 """
+from .cifar_resnet import cifar_resnet
+from .inception import Inception, inception_module
 from .se import SEBlock
+from .se_resnet import se_resnet50, with_se
+from .stages import StageInfo, resnet_stages
+from .zfnet import alexnet_dense, zfnet
 
-__all__ = ["SEBlock"]
-from .cifar_resnet import cifar_resnet  # noqa: E402
-from .inception import Inception, inception_module  # noqa: E402
-from .se_resnet import se_resnet50  # noqa: E402
-from .zfnet import alexnet_dense, zfnet  # noqa: E402
+__all__ = ["Inception", "SEBlock", "StageInfo", "alexnet_dense", "cifar_resnet", "inception_module",
+           "resnet_stages", "se_resnet50", "with_se", "zfnet"]

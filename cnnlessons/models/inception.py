@@ -21,7 +21,7 @@ Cost of one stride-1 "same" conv with k x k kernels from C_in to C_out channels 
     MACs = H * W * C_out * k * k * C_in         params = C_out * k * k * C_in + C_out (bias)
 
 ``branch_costs`` applies that formula term by term; the lesson checks it against
-``cnnlessons.cost.count`` on the real module.
+``cnnlessons.analysis.cost.count`` on the real module.
 """
 from __future__ import annotations
 

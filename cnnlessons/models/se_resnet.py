@@ -14,36 +14,34 @@ The stage layout is torchvision's ("ResNet v1.5": the stride sits in the 3x3 con
 """
 from __future__ import annotations
 
-import torch
-from torchvision.models.resnet import Bottleneck, ResNet
+import copy
+
+from torch import nn
+from torchvision.models import resnet50
+from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
 from .se import SEBlock
 
 
-class SEBottleneck(Bottleneck):
-    """torchvision's ``Bottleneck`` with ``se = SEBlock(4 * planes, reduction)`` applied to
-    the residual branch before the addition. ``reduction`` is a class attribute because
-    ``ResNet._make_layer`` builds blocks with a fixed argument list."""
+def with_se(model: nn.Module, reduction: int = 16) -> nn.Module:
+    """A copy of a torchvision ResNet with an SE gate on every residual branch (SE-ResNet).
 
-    reduction: int = 16
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.se = SEBlock(self.conv3.out_channels, self.reduction)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.se(self.bn3(self.conv3(out)))
-        return self.relu(out + identity)
+    As in Hu et al. (2018, Fig. 3): the gate rescales the branch's output after its last BN,
+    before the shortcut is added: ``bn3`` (``bn2`` in basic blocks) becomes
+    ``Sequential(bn, SEBlock(C, reduction))``.
+    """
+    if not isinstance(reduction, int) or isinstance(reduction, bool) or reduction < 1:
+        raise ValueError(f"reduction must be a positive int; got {reduction!r}")
+    model = copy.deepcopy(model)
+    for block in model.modules():
+        if isinstance(block, Bottleneck):
+            block.bn3 = nn.Sequential(block.bn3, SEBlock(block.bn3.num_features, reduction))
+        elif isinstance(block, BasicBlock):
+            block.bn2 = nn.Sequential(block.bn2, SEBlock(block.bn2.num_features, reduction))
+    return model
 
 
 def se_resnet50(num_classes: int = 1000, reduction: int = 16) -> ResNet:
     """SE-ResNet-50: ResNet-50's layout (3, 4, 6, 3 bottleneck blocks) with SE gates of
     reduction ``reduction`` (the paper's r = 16 by default)."""
-    if not isinstance(reduction, int) or isinstance(reduction, bool) or reduction < 1:
-        raise ValueError(f"reduction must be a positive int; got {reduction!r}")
-    block = SEBottleneck if reduction == SEBottleneck.reduction else type(
-        f"SEBottleneck{reduction}", (SEBottleneck,), {"reduction": reduction})
-    return ResNet(block, [3, 4, 6, 3], num_classes=num_classes)
+    return with_se(resnet50(num_classes=num_classes), reduction)

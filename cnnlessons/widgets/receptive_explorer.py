@@ -2,7 +2,7 @@
 
 The logic is ``ReceptiveExplorer`` (plain Python, unit-tested without a browser): it holds a
 list of ``LayerSpec`` layers, builds the real ``nn.Sequential``, and reports what
-``cnnlessons.receptive`` computes on it. ``explorer.widget()`` wires ipywidgets controls to
+``cnnlessons.analysis.receptive`` computes on it. ``explorer.widget()`` wires ipywidgets controls to
 it; ``explorer.draw()`` makes the same picture as a static matplotlib figure.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from ..receptive import LayerSpec, ReceptiveField, build_stack, centre_unit, dependency_maps, receptive_field
+from ..analysis import LayerSpec, ReceptiveField, build_stack, centre_unit, dependency_maps, receptive_field
 
 MAX_DRAWN_INPUT = 72  # larger inputs are drawn as the field's outline only (impulses cost H*W passes)
 KINDS = ("conv", "maxpool", "avgpool")

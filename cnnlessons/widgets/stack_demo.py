@@ -1,7 +1,7 @@
 """The welcome lesson's small widget: how far n stacked k x k convolutions see.
 
 For stride-1 layers the receptive field grows by ``k - 1`` per layer: ``r_n = n (k - 1) + 1``
-(the general recurrence, with strides and dilation, is in ``cnnlessons.receptive``).
+(the general recurrence, with strides and dilation, is in ``cnnlessons.analysis.receptive``).
 """
 from __future__ import annotations
 

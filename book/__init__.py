@@ -1,0 +1,1 @@
+"""The course as a static website: ``python -m book`` builds ``build/book/`` (see build.py)."""

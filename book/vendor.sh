@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Re-create book/_static/vendor/: the JavaScript the course website needs, so that it works
+# offline (no CDN). Fetched from the npm registry with `npm pack` (needs npm and the
+# registry, only when you update the versions below; the result is committed).
+#   bash book/vendor.sh
+set -euo pipefail
+
+HTML_MANAGER=1.0.15   # @jupyter-widgets/html-manager: renders saved ipywidgets (ipywidgets 8)
+REQUIREJS=2.3.8       # requirejs: the AMD loader embed-amd.js expects
+MATHJAX=3.2.2         # mathjax 3: self-contained (MathJax 4 fetches its fonts from a CDN)
+
+here="$(cd "$(dirname "$0")" && pwd)"
+vendor="$here/_static/vendor"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+cd "$work"
+npm pack --silent "@jupyter-widgets/html-manager@$HTML_MANAGER" "requirejs@$REQUIREJS" "mathjax@$MATHJAX" >/dev/null
+for f in *.tgz; do mkdir -p "x/${f%.tgz}"; tar xzf "$f" -C "x/${f%.tgz}"; done
+
+rm -rf "$vendor"
+mkdir -p "$vendor/html-manager" "$vendor/requirejs" "$vendor/mathjax/output/chtml/fonts"
+
+# html-manager: only the AMD embed bundle (it contains @jupyter-widgets/base, controls and output).
+hm="x/jupyter-widgets-html-manager-$HTML_MANAGER/package"
+cp "$hm/dist/embed-amd.js" "$vendor/html-manager/"
+cp "$hm/dist/embed.js.LICENSE.txt" "$vendor/html-manager/THIRD-PARTY-LICENSES.txt"
+# The npm package ships no LICENSE file; it is ipywidgets' (BSD-3-Clause, package.json "license").
+python3 - "$vendor/html-manager/LICENSE" <<'EOF'
+import sys, urllib.parse
+from importlib import metadata
+try:
+    text = next(f for f in metadata.files("ipywidgets") if f.name == "LICENSE").read_text()
+except Exception:
+    text = "BSD 3-Clause License, Copyright (c) 2015 Project Jupyter Contributors.\n" \
+           "See https://github.com/jupyter-widgets/ipywidgets/blob/main/LICENSE\n"
+open(sys.argv[1], "w").write(text)
+EOF
+
+# requirejs: require.js (MIT; the npm package has no LICENSE file, the header names the licence).
+cp "x/requirejs-$REQUIREJS/package/require.js" "$vendor/requirejs/"
+cat > "$vendor/requirejs/LICENSE" <<'EOF'
+MIT License
+
+Copyright jQuery Foundation and other contributors, https://jquery.org/
+
+Permission is hereby granted, free of charge, to any person obtaining a copy of this software
+and associated documentation files (the "Software"), to deal in the Software without
+restriction, including without limitation the rights to use, copy, modify, merge, publish,
+distribute, sublicense, and/or sell copies of the Software, and to permit persons to whom the
+Software is furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all copies or
+substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING
+BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND
+NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM,
+DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+EOF
+
+# MathJax 3: the TeX -> CommonHTML component and its woff-v2 fonts (loaded relative to the script).
+mj="x/mathjax-$MATHJAX/package"
+cp "$mj/es5/tex-chtml.js" "$vendor/mathjax/"
+cp -r "$mj/es5/output/chtml/fonts/woff-v2" "$vendor/mathjax/output/chtml/fonts/"
+cp "$mj/LICENSE" "$vendor/mathjax/LICENSE"
+
+printf 'html-manager %s\nrequirejs %s\nmathjax %s\n' "$HTML_MANAGER" "$REQUIREJS" "$MATHJAX" > "$vendor/VERSIONS"
+du -sh "$vendor"

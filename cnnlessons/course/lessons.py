@@ -1,0 +1,171 @@
+"""The course's lessons: which notebook, what each parameter accepts, and named presets.
+
+Each parameter is defined once. Its default and its help text live in the notebook's cell
+tagged ``parameters`` (``steps = 300  # SGD steps per net``), where papermill reads them too;
+this module only says which values are valid (``Spec``) and names larger or smaller settings
+(``presets``). ``Lesson.parameters()`` joins the two, and a test checks they name the same
+parameters.
+
+Adding a lesson: write ``notebooks/NN_name.ipynb`` and add a ``Lesson`` to ``LESSONS``.
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from ..params import DEVICE, SEED, Bool, Choice, ChoiceOrPath, Int, IntList, Spec, validate
+from ..paths import notebooks_dir
+
+DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One papermill parameter: its default and help (from the notebook) and its valid values."""
+
+    name: str
+    default: Any
+    help: str
+    spec: Spec
+
+
+@dataclass(frozen=True)
+class Lesson:
+    id: str  # the notebook's file stem, e.g. "01_receptive_fields"
+    title: str
+    summary: str
+    valid: dict[str, Spec]  # what each parameter of the notebook's parameters cell accepts
+    # Named settings besides the notebook's defaults: "demo" (fastest, for live teaching) and
+    # "full" (the larger run the lesson's text recommends). Values override the defaults.
+    presets: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def notebook(self) -> Path:
+        return notebooks_dir() / f"{self.id}.ipynb"
+
+    def parameters(self) -> dict[str, Parameter]:
+        """The notebook's parameters, in cell order, with their defaults, help and valid values."""
+        return {name: Parameter(name, default, help_text, self.valid[name]) if name in self.valid
+                else Parameter(name, default, help_text, Spec())
+                for name, (default, help_text) in notebook_parameters(self.notebook).items()}
+
+    def defaults(self) -> dict[str, Any]:
+        return {name: p.default for name, p in self.parameters().items()}
+
+    def preset(self, name: str) -> dict[str, Any]:
+        """The overrides of preset ``name`` (``"default"`` is the notebook's own values: none)."""
+        if name == DEFAULT:
+            return {}
+        if name not in self.presets:
+            raise KeyError(f"lesson {self.id} has no preset {name!r}; presets: {[DEFAULT, *self.presets]}")
+        return dict(self.presets[name])
+
+
+@cache
+def _notebook_parameters(path: Path, mtime: float) -> dict[str, tuple[Any, str]]:
+    import papermill
+
+    found = papermill.inspect_notebook(str(path))
+    return {name: (ast.literal_eval(p["default"]), p["help"]) for name, p in found.items()}
+
+
+def notebook_parameters(notebook: str | Path) -> dict[str, tuple[Any, str]]:
+    """``{name: (default, help)}`` read from a notebook's ``parameters`` cell by papermill."""
+    path = Path(notebook)
+    if not path.is_file():
+        raise FileNotFoundError(f"no notebook {path}")
+    return _notebook_parameters(path, path.stat().st_mtime)
+
+
+LESSONS: tuple[Lesson, ...] = (
+    Lesson(
+        "00_welcome",
+        "Welcome: how the course works, an environment check and a map of the lessons",
+        "What the course is, how to run it (JupyterLab, papermill, GPU), environment check.",
+        {"seed": SEED, "device": DEVICE},
+        presets={"demo": {}},
+    ),
+    Lesson(
+        "01_receptive_fields",
+        "Receptive fields: why VGG stacks 3x3 convolutions, and how much a unit really sees",
+        "Three 3x3 convs see 7x7 with fewer weights; the Distill recurrence on real nets "
+        "(AlexNet 195, VGG-16 212, ResNets); effective fields grow like sqrt(depth); an explorer.",
+        {"seed": SEED, "device": DEVICE, "channels": Int(min=1, max=2048), "max_depth": Int(min=6, max=64),
+         "n_inits": Int(min=1, max=64), "n_inputs": Int(min=4, max=256)},
+        presets={"demo": {"max_depth": 6, "n_inits": 2, "n_inputs": 4}},
+    ),
+    Lesson(
+        "02_inception_bottleneck",
+        "The Inception module and the cost of a 1x1 bottleneck",
+        "Multiply-adds of the naive and bottleneck Inception modules by hand and by a counter; the slide's "
+        "358M checked; cost vs bottleneck width; measured forward time; GoogLeNet vs AlexNet and VGG-16.",
+        {"seed": SEED, "device": DEVICE, "batch_size": Int(min=1, max=256), "repeats": Int(min=1, max=200)},
+        presets={"demo": {"batch_size": 2, "repeats": 3}},
+    ),
+    Lesson(
+        "03_residual_identity",
+        "The residual identity argument and the degradation problem",
+        "deepen(): a deeper net with identical outputs, for residual and plain nets; the degradation "
+        "problem reproduced (plain deep trains worse than plain shallow; residual deep far better).",
+        {"seed": SEED, "device": DEVICE, "depths": IntList(item=Int(min=8, max=110), min_len=2),
+         "steps": Int(min=10, max=100_000), "seeds": IntList(item=Int(min=0)), "check_deep_residual": Bool()},
+        presets={"demo": {"seeds": [1]}},  # one seed instead of two: half the default time
+    ),
+    Lesson(
+        "04_resnet_in_practice",
+        "ResNet in practice: gradients, zero-init, the full architecture, the recipe and SENet",
+        "Per-layer gradient norms at init (plain vs residual); zero-init of the last BN gamma; torchvision "
+        "ResNet-18/34/50 against the notes; the training recipe and its ablation; SE overhead.",
+        {"seed": SEED, "device": DEVICE, "depths": IntList(item=Int(min=8, max=110)),
+         "steps": Int(min=10, max=100_000), "seeds": IntList(item=Int(min=0)), "batch_size": Int(min=1, max=1024)},
+        presets={"demo": {"steps": 150, "seeds": [0], "depths": [32]}},
+    ),
+    Lesson(
+        "05_transfer_learning",
+        "Transfer learning: a model zoo that works offline, five strategies, and when pretraining helps",
+        "Model zoos, the shipped pretrained ResNet, linear probe vs fine-tuning vs scratch on similar and "
+        "different data, accuracy vs labels per class, per-stage probes, the CS231n table.",
+        {"seed": SEED, "device": DEVICE,
+         "weights": Choice(choices=("shapes_resnet8", "imagenet_resnet18", "none"),
+                           aliases={"shipped": "shapes_resnet8", "imagenet": "imagenet_resnet18"}),
+         "dataset": ChoiceOrPath(choices=("offline", "similar", "digits", "cifar10", "flowers102", "oxford_pets")),
+         "labels_per_class": IntList(item=Int(min=1, max=100)), "epochs": Int(min=1, max=500),
+         "seeds": IntList(item=Int(min=0), min_len=2)},
+        presets={"demo": {"labels_per_class": [5], "seeds": [0, 1], "epochs": 6}},
+    ),
+    Lesson(
+        "06_architecture_tour",
+        "The architecture tour: ImageNet winners from AlexNet to SENet, measured",
+        "ILSVRC timeline; AlexNet, ZFNet, VGG, GoogLeNet, ResNets and SE-ResNet-50 built without weights: "
+        "depth, parameters, multiply-adds and receptive fields next to published figures.",
+        {"seed": SEED, "device": DEVICE, "input_size": Int(min=64, max=512)},
+        presets={"demo": {"input_size": 224}},
+    ),
+)
+
+
+def all_lessons() -> tuple[Lesson, ...]:
+    """Every lesson, in course order."""
+    return LESSONS
+
+
+def get_lesson(name: str) -> Lesson:
+    """Look a lesson up by id (``01_receptive_fields``), number (``01``) or name (``receptive_fields``)."""
+    for lesson in LESSONS:
+        number, _, rest = lesson.id.partition("_")
+        if name in (lesson.id, number, rest, f"{lesson.id}.ipynb"):
+            return lesson
+    raise KeyError(f"no lesson {name!r}; lessons are {[lesson.id for lesson in LESSONS]}")
+
+
+def check_parameters(lesson: str, **values: Any) -> SimpleNamespace:
+    """Validate a lesson's parameters (the cell right after its parameters cell calls this).
+
+    Returns them converted (``device`` as a ``torch.device``); raises ``ParameterError``
+    naming the bad parameter and its valid values, before any expensive work.
+    """
+    return validate(get_lesson(lesson).valid, values)

@@ -1,0 +1,159 @@
+"""Executing lesson notebooks with papermill, safely and reproducibly.
+
+``execute(notebook)`` runs a notebook top to bottom in a fresh kernel and replaces it in
+place only when every cell succeeded (the run goes to a temporary file first, so a failure
+leaves the committed notebook untouched). It then strips what changes from run to run
+(papermill's timestamps and durations, nbclient's execution times, random widget ids), so
+re-executing an unchanged notebook leaves ``git status`` clean.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..io import atomic_path, atomic_write_bytes
+
+VOLATILE_CELL_METADATA = ("papermill", "execution", "ExecuteTime", "collapsed", "scrolled")
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+QUIET_ENVIRONMENT = {"TQDM_DISABLE": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+
+
+@contextmanager
+def quiet_environment() -> Iterator[dict[str, str]]:
+    """While executing lessons: no progress bars (they hold timings) and no debugger warnings
+    in committed outputs. The kernel inherits this process's environment, so it is set here
+    and restored afterwards."""
+    saved = {name: os.environ.get(name) for name in QUIET_ENVIRONMENT}
+    os.environ.update(QUIET_ENVIRONMENT)
+    try:
+        yield dict(QUIET_ENVIRONMENT)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def execute(notebook: str | os.PathLike, output: str | os.PathLike | None = None,
+            parameters: dict[str, Any] | None = None, *, cwd: str | os.PathLike | None = None,
+            timeout: int = 1800, progress: bool = True, kernel_name: str = "python3",
+            keep_failed: str | os.PathLike | None = None) -> Path:
+    """Run ``notebook`` with papermill and write the result atomically to ``output``
+    (default: in place). ``parameters`` are injected after the ``parameters`` cell; ``None``
+    runs at the notebook's defaults. Cells run in ``cwd`` (default: the notebook's folder).
+
+    Raises papermill's ``PapermillExecutionError`` (with the failing cell) on failure, in
+    which case ``output`` is not touched; with ``keep_failed``, the failed notebook (holding
+    the error) is written to that path instead, as papermill itself does.
+    """
+    import papermill as pm
+
+    notebook = Path(notebook).resolve()
+    output = Path(output).resolve() if output is not None else notebook
+    with quiet_environment(), atomic_path(output) as tmp:
+        try:
+            pm.execute_notebook(
+                str(notebook), str(tmp), parameters=parameters or None,
+                cwd=str(cwd or notebook.parent), progress_bar=progress,
+                execution_timeout=timeout, kernel_name=kernel_name,
+            )
+        except Exception:
+            if keep_failed is not None and tmp.is_file() and tmp.stat().st_size:
+                Path(keep_failed).parent.mkdir(parents=True, exist_ok=True)
+                Path(keep_failed).write_text(dumps(clean(json.loads(tmp.read_text()))))
+            raise
+        tmp.write_text(dumps(clean(json.loads(tmp.read_text()))))
+    return output
+
+
+def clean(nb: dict) -> dict:
+    """Drop run-to-run volatile metadata (papermill's, nbclient's, the Python patch version),
+    merge split stream outputs, give widgets deterministic ids, and give every cell reveal.js
+    slide metadata (``cnnlessons.course.slides``) so each lesson is also a slide deck."""
+    import nbformat
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor  # merges split prints
+
+    from .slides import add_slide_metadata
+
+    nb = add_slide_metadata(nb)
+    node, _ = CoalesceStreamsPreprocessor().preprocess(nbformat.from_dict(nb), {})
+    nb = json.loads(json.dumps(node))
+    for cell in nb.get("cells", []):  # stored as Jupyter stores text: a list of lines
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                out["text"] = "".join(out["text"]).splitlines(keepends=True)
+    nb.get("metadata", {}).pop("papermill", None)
+    nb.get("metadata", {}).get("language_info", {}).pop("version", None)
+    for cell in nb.get("cells", []):
+        meta = cell.get("metadata", {})
+        for key in VOLATILE_CELL_METADATA:
+            meta.pop(key, None)
+    return _stable_widget_ids(nb)
+
+
+def _stable_widget_ids(nb: dict) -> dict:
+    """Widget model ids are random UUIDs, and nbclient saves models in no fixed order.
+
+    Walk the models from the displayed views through their ``IPY_MODEL_`` references, rename
+    each id by its position in that walk, and drop models nothing displays (e.g. closed ones).
+    """
+    widgets = nb.get("metadata", {}).get("widgets", {})
+    state = widgets.get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    if not state:
+        return nb
+    order: list[str] = []
+
+    def visit(model_id: str) -> None:
+        if model_id in order or model_id not in state:
+            return
+        order.append(model_id)
+        for ref in re.findall(r"IPY_MODEL_([0-9a-f]+)", json.dumps(state[model_id], sort_keys=True)):
+            visit(ref)
+
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).get(WIDGET_VIEW)
+            if view:
+                visit(view.get("model_id", ""))
+    kept = {model_id: state[model_id] for model_id in order}
+    widgets["application/vnd.jupyter.widget-state+json"]["state"] = kept
+    text = json.dumps(nb)
+    for i, old in enumerate(order):
+        text = text.replace(old, uuid.uuid5(uuid.NAMESPACE_URL, f"cnnlessons-widget-{i}").hex)
+    return json.loads(text)
+
+
+def dumps(nb: dict) -> str:
+    """Serialise like Jupyter does (1-space indent, sorted keys, trailing newline). Not
+    ``nbformat.writes``: it gives cells without an id a random one, and the output must not vary."""
+    return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def parameters_cell(nb: dict) -> dict | None:
+    """The cell tagged ``parameters``, or ``None``."""
+    for cell in nb.get("cells", []):
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            return cell
+    return None
+
+
+def export_figures(notebook: Path, folder: Path) -> list[Path]:
+    """Write every PNG output of an executed notebook to ``folder/<stem>/cellNN_K.png``."""
+    nb = json.loads(Path(notebook).read_text())
+    written = []
+    for index, cell in enumerate(nb.get("cells", [])):
+        pngs = [out["data"]["image/png"] for out in cell.get("outputs", []) if "image/png" in out.get("data", {})]
+        for k, png in enumerate(pngs):
+            path = folder / Path(notebook).stem / f"cell{index:02d}_{k}.png"
+            atomic_write_bytes(path, base64.b64decode(png))
+            written.append(path)
+    return written

@@ -1,0 +1,15 @@
+"""The lessons' experiments, each a function that builds, trains or measures and returns the numbers.
+
+- ``identity``: deepening a trained net by construction (``deepen``), zero-init's shortcut check
+- ``degradation``: plain vs residual nets of two depths trained alike; gradients at init
+- ``recipe``: the ResNet training recipe and its ablation
+- ``transfer``: linear probe, fine-tuning and scratch on a target task
+- ``architectures``: the tour's table of ImageNet winners
+"""
+from .degradation import DegradationResult, degradation_experiment, gradient_norms, shapes_task
+from .identity import deepen, make_identity_, max_output_difference, shortcut_deviation
+from .recipe import PAPER, SLIDE, Recipe, ablations, run_recipe
+
+__all__ = ["PAPER", "SLIDE", "DegradationResult", "Recipe", "ablations", "deepen", "degradation_experiment",
+           "gradient_norms", "make_identity_", "max_output_difference", "run_recipe", "shapes_task",
+           "shortcut_deviation"]

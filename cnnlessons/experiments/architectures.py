@@ -1,0 +1,163 @@
+"""The ImageNet winners from AlexNet to SENet: the results table, and each network measured.
+
+``ILSVRC`` holds the classification results (top-5 error, depth) with their sources;
+``ARCHITECTURES`` says how to build each network without downloading weights; ``profile``
+measures one: depth (weighted layers on the longest path), parameters and multiply-adds
+(``cnnlessons.analysis.cost.count``) and the receptive field of its last feature map
+(``cnnlessons.analysis.receptive.receptive_field``), next to torchvision's published figures where
+torchvision ships weights (its weights metadata is part of the package: no download).
+
+Networks are built on ``torch.device("meta")`` by default: tensors with shapes and no data,
+so building VGG-19 or ResNet-152 and tracing them costs no arithmetic, and every count is
+exactly what the real network gives (parameters and multiply-adds depend only on shapes).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+import torchvision
+from torch import nn
+
+from ..analysis import count
+from ..models.se_resnet import se_resnet50
+from ..models.zfnet import zfnet
+from ..analysis import ReceptiveFieldError, receptive_field
+
+
+@dataclass(frozen=True)
+class IlsvrcResult:
+    """The winning ILSVRC classification entry of one year."""
+
+    year: int
+    entry: str
+    top5: float              # top-5 error, %
+    depth: int | None        # weighted layers; None for the pre-CNN ("shallow") winners
+    source: str
+
+
+ILSVRC: tuple[IlsvrcResult, ...] = (
+    IlsvrcResult(2010, "NEC-UIUC (Lin et al.)", 28.2, None, "ILSVRC 2010 results; shallow features + SVMs"),
+    IlsvrcResult(2011, "XRCE (Sanchez & Perronnin)", 25.8, None, "ILSVRC 2011 results; Fisher vectors"),
+    IlsvrcResult(2012, "AlexNet", 16.4, 8, "Krizhevsky et al. 2012 (five-CNN average; 15.3% with extra data)"),
+    IlsvrcResult(2013, "ZFNet", 11.7, 8, "Zeiler & Fergus 2013 (ILSVRC 2013, Clarifai)"),
+    IlsvrcResult(2014, "VGG (runner-up)", 7.3, 19, "Simonyan & Zisserman 2014"),
+    IlsvrcResult(2014, "GoogLeNet", 6.7, 22, "Szegedy et al. 2014 (6.67%)"),
+    IlsvrcResult(2015, "ResNet", 3.57, 152, "He et al. 2015"),
+    IlsvrcResult(2016, "Trimps-Soushen (ensemble)", 3.0, None, "ILSVRC 2016 results"),
+    IlsvrcResult(2017, "SENet", 2.25, None, "Hu et al. 2017 (2.251%)"),
+)
+HUMAN_TOP5 = 5.1
+HUMAN_SOURCE = "Russakovsky et al., ImageNet Large Scale Visual Recognition Challenge, IJCV 2015"
+
+
+def _googlenet() -> nn.Module:
+    # As released: without the two auxiliary heads, which only help training.
+    return torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str
+    year: int
+    build: Callable[[], nn.Module]
+    torchvision_name: str | None    # where torchvision publishes weights (and their metadata)
+    idea: str                       # what it changed
+
+
+def _tv(name: str) -> Callable[[], nn.Module]:
+    return lambda: torchvision.models.get_model(name, weights=None)
+
+
+ARCHITECTURES: tuple[Architecture, ...] = (
+    Architecture("AlexNet", 2012, _tv("alexnet"), "alexnet", "deep CNN on GPUs: ReLU, dropout, data augmentation"),
+    Architecture("ZFNet", 2013, zfnet, None, "smaller first-layer filters (7x7/2), wider conv3-5"),
+    Architecture("VGG-16", 2014, _tv("vgg16"), "vgg16", "only 3x3 convs, deeper"),
+    Architecture("VGG-19", 2014, _tv("vgg19"), "vgg19", "only 3x3 convs, deeper"),
+    Architecture("GoogLeNet", 2014, _googlenet, "googlenet", "Inception modules with 1x1 bottlenecks, no big FC layers"),
+    Architecture("ResNet-18", 2015, _tv("resnet18"), "resnet18", "residual connections"),
+    Architecture("ResNet-34", 2015, _tv("resnet34"), "resnet34", "residual connections"),
+    Architecture("ResNet-50", 2015, _tv("resnet50"), "resnet50", "residual connections + 1x1 bottleneck blocks"),
+    Architecture("ResNet-101", 2015, _tv("resnet101"), "resnet101", "residual connections + 1x1 bottleneck blocks"),
+    Architecture("ResNet-152", 2015, _tv("resnet152"), "resnet152", "residual connections + 1x1 bottleneck blocks"),
+    Architecture("SE-ResNet-50", 2017, se_resnet50, None, "squeeze-and-excitation channel gates"),
+)
+
+
+def get_architecture(name: str) -> Architecture:
+    for arch in ARCHITECTURES:
+        if arch.name == name:
+            return arch
+    raise KeyError(f"no architecture {name!r}; choose from {[a.name for a in ARCHITECTURES]}")
+
+
+@dataclass(frozen=True)
+class Published:
+    """torchvision's figures for its ``IMAGENET1K_V1`` weights (read from the package)."""
+
+    params: int
+    gmacs: float         # torchvision's "GFLOPS" (multiply-adds, 224x224)
+    acc1: float          # ImageNet-1k validation top-1 accuracy, %
+    acc5: float
+    source: str
+
+
+def published(torchvision_name: str) -> Published:
+    """The metadata torchvision ships with ``torchvision_name``'s ImageNet weights (offline)."""
+    weights = torchvision.models.get_model_weights(torchvision_name).IMAGENET1K_V1
+    meta = weights.meta
+    metrics = meta["_metrics"]["ImageNet-1K"]
+    return Published(meta["num_params"], meta["_ops"], metrics["acc@1"], metrics["acc@5"],
+                     f"torchvision {torchvision.__version__}, {weights}")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One architecture, measured."""
+
+    name: str
+    year: int
+    depth: int                       # weighted layers on the longest input-output path
+    weighted_layers: int             # all conv/linear layers that ran
+    params: int
+    macs: int
+    receptive_field: int | None      # at the last feature map, in input pixels (None: not defined)
+    published: Published | None
+
+    @property
+    def gmacs(self) -> float:
+        return self.macs / 1e9
+
+
+def profile(arch: Architecture | str, input_size: int = 224, device: str | torch.device = "meta") -> Profile:
+    """Build ``arch`` on ``device`` (no weights), in eval mode, and measure it on a
+    ``3 x input_size x input_size`` image. SE gates (global context) are ignored for the
+    receptive field, as is usual."""
+    arch = get_architecture(arch) if isinstance(arch, str) else arch
+    with torch.device(device):
+        model = arch.build().eval()
+    cost = count(model, (3, input_size, input_size))
+    rf = _last_field(model, input_size)
+    rf_size = rf if isinstance(rf, int) or rf is None else max(rf)
+    return Profile(arch.name, arch.year, cost.depth, cost.weighted_layers, cost.params, cost.macs, rf_size,
+                   published(arch.torchvision_name) if arch.torchvision_name else None)
+
+
+def _last_field(model: nn.Module, input_size: int) -> int | tuple[int, int] | None:
+    """Receptive field of the last feature map; if the map cannot be found past an adaptive
+    pool that resamples it (AlexNet/VGG below 224), that of the ``features`` block's output."""
+    candidates = ["last_feature_map"] + (["features"] if hasattr(model, "features") else [])
+    for at in candidates:
+        try:
+            return receptive_field(model, (3, input_size, input_size), at=at, ignore_global_context=True).size
+        except ReceptiveFieldError:
+            continue
+    return None
+
+
+def survey(names: Sequence[str] | None = None, input_size: int = 224,
+           device: str | torch.device = "meta") -> list[Profile]:
+    """``profile`` of every architecture in ``ARCHITECTURES`` (or of ``names``), in order."""
+    chosen = ARCHITECTURES if names is None else tuple(get_architecture(n) for n in names)
+    return [profile(arch, input_size, device) for arch in chosen]

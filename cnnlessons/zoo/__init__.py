@@ -1,0 +1,150 @@
+"""A model zoo: pretrained networks by name, offline first.
+
+Frameworks ship "model zoos" so nobody has to pretrain from scratch: torchvision's weights
+API (``resnet18(weights="IMAGENET1K_V1")``), TensorFlow's Model Garden. This one holds
+
+- the course's own ``shapes_resnet8``: a CIFAR ResNet-8 pretrained on the sixteen procedural
+  source classes by ``python -m cnnlessons.zoo.pretrain``, shipped in ``data/zoo/`` with a JSON
+  manifest (sha256, command, seed, data size, source accuracy, versions). Works offline.
+- ``imagenet_resnet18``: torchvision's ResNet-18 with its ImageNet-1k weights, from the torch
+  hub cache or downloaded (online).
+
+``load(name)`` returns ``(model, metadata)``; every model takes images scaled to ``[-1, 1]``
+like ``cnnlessons.data`` produces (the ImageNet model re-normalises them itself).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from ..io import sha256
+from ..paths import zoo_dir
+
+IMAGENET = "imagenet_resnet18"
+#: ImageNet statistics torchvision's weights expect (after scaling pixels to [0, 1]).
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def manifest_path(weights: Path) -> Path:
+    """The JSON manifest beside a weights file (``NAME.pt`` -> ``NAME.json``)."""
+    return Path(weights).with_suffix(".json")
+
+
+class ZooError(RuntimeError):
+    """A model cannot be loaded: unknown, corrupted, or needs a download while offline."""
+
+
+def shipped() -> list[str]:
+    """Names of the models shipped in ``data/zoo`` (one ``NAME.json`` manifest each)."""
+    return sorted(p.stem for p in zoo_dir().glob("*.json"))
+
+
+def available() -> list[str]:
+    """Every name ``load`` accepts: the shipped models, then the ImageNet one."""
+    return shipped() + [IMAGENET]
+
+
+def load(name: str) -> tuple[nn.Module, dict[str, Any]]:
+    """The pretrained model ``name`` (see ``available()``) in eval mode, on the CPU, and its metadata."""
+    if name == IMAGENET:
+        return load_imagenet_resnet18()
+    if name not in shipped():
+        raise ZooError(f"no model {name!r} in the zoo; available: {available()}")
+    return load_file(zoo_dir() / f"{name}.pt")
+
+
+def _rebuild_hint(meta: dict[str, Any]) -> str:
+    return f"rebuild it with `{meta.get('command') or 'python -m cnnlessons.zoo.pretrain'}` (from the repository root)"
+
+
+def load_file(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Load a pretrained ``cifar_resnet`` from ``path`` after checking it against ``path``'s manifest.
+
+    The manifest (same name, ``.json``) records the file's size and sha256; a truncated or
+    corrupted file raises ``ZooError`` naming the command that rebuilds it.
+    """
+    from ..models.cifar_resnet import cifar_resnet
+
+    path = Path(path)
+    mpath = manifest_path(path)
+    if not mpath.exists():
+        raise ZooError(f"no manifest {mpath} for {path}; rebuild with `python -m cnnlessons.zoo.pretrain --out {path}`")
+    meta = json.loads(mpath.read_text())
+    if not path.exists():
+        raise ZooError(f"{path} is missing; {_rebuild_hint(meta)}")
+    size, digest = path.stat().st_size, sha256(path)
+    if size != meta["bytes"] or digest != meta["sha256"]:
+        what = "truncated" if size < meta["bytes"] else "corrupted"
+        raise ZooError(f"{path} is {what}: {size:,} bytes with sha256 {digest[:12]}..., but the manifest records "
+                       f"{meta['bytes']:,} bytes with sha256 {meta['sha256'][:12]}...; {_rebuild_hint(meta)}")
+    arch = meta["architecture"]
+    model = cifar_resnet(arch["depth"], num_classes=arch["num_classes"])
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.eval(), meta
+
+
+class FromUnitRange(nn.Module):
+    """Map images in ``[-1, 1]`` to torchvision's ImageNet normalisation: ``((x + 1) / 2 - mean) / std``."""
+
+    def __init__(self, mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return ((x + 1) / 2 - self.mean) / self.std
+
+
+def load_imagenet_resnet18() -> tuple[nn.Module, dict[str, Any]]:
+    """torchvision's ResNet-18 with ``ResNet18_Weights.IMAGENET1K_V1`` (cached, or downloaded).
+
+    The stem conv is preceded by ``FromUnitRange`` so the model takes ``[-1, 1]`` images like
+    every other zoo model. Offline without a cached copy: ``ZooError`` pointing at the shipped model.
+    """
+    from torchvision.models import ResNet18_Weights, resnet18
+
+    weights = ResNet18_Weights.IMAGENET1K_V1
+    try:
+        model = resnet18(weights=weights)
+    except (OSError, RuntimeError) as exc:  # URLError is an OSError; a failed hash check a RuntimeError
+        cache = Path(torch.hub.get_dir()) / "checkpoints"
+        raise ZooError(
+            f"could not download torchvision's ImageNet weights ({weights.url}): {exc}. They are needed once, "
+            f"then cached in {cache}. Offline, use the shipped model instead: {shipped() or ['shapes_resnet8']} "
+            "(lesson parameter weights='shapes_resnet8')") from exc
+    model.conv1 = nn.Sequential(FromUnitRange(), model.conv1)
+    meta = {"name": IMAGENET, "source": f"torchvision {weights}", "url": weights.url,
+            "input": {"size": 224, "channels": 3, "range": [-1, 1]},
+            "classes": list(weights.meta["categories"]),
+            "source_accuracy": weights.meta["_metrics"]["ImageNet-1K"]["acc@1"] / 100}
+    return model.eval(), meta
+
+
+def scratch_builder(name: str) -> Callable[[int], nn.Module]:
+    """The architecture of zoo model ``name`` with a random initialisation: ``build(num_classes)``.
+
+    Training it from scratch is the fair baseline for transferring ``name``: same network,
+    no pretraining. ``"none"`` means the shipped architecture.
+    """
+    if name == IMAGENET:
+        from torchvision.models import resnet18
+
+        def build_imagenet(num_classes: int) -> nn.Module:
+            model = resnet18(num_classes=num_classes)
+            model.conv1 = nn.Sequential(FromUnitRange(), model.conv1)
+            return model
+
+        return build_imagenet
+    from ..models.cifar_resnet import cifar_resnet
+
+    names = shipped()
+    if name == "none":
+        name = names[0] if names else ""
+    if name not in names:
+        raise ZooError(f"no model {name!r} in the zoo; available: {available()}")
+    depth = json.loads((zoo_dir() / f"{name}.json").read_text())["architecture"]["depth"]
+    return lambda num_classes: cifar_resnet(depth, num_classes=num_classes)
