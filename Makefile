@@ -19,7 +19,7 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 export TQDM_DISABLE := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup course execute lab test test-gpu test-fast test-browser doctor slides bench clean
+.PHONY: setup course execute lab test test-gpu test-full test-fast test-browser doctor slides book bench clean
 
 $(STAMP): pyproject.toml
 	@if [ "$(PYTHON)" = ".venv/bin/python" ] && [ ! -x .venv/bin/python ]; then \
@@ -55,6 +55,12 @@ doctor: $(STAMP) ## versions, device, reachable online extras
 
 test-gpu: ## the whole suite with every lesson on CUDA; fails without CUDA
 	CNNLESSONS_DEVICE=cuda $(MAKE) test
+
+test-full: $(STAMP) ## every lesson at its full preset, compared with data/records/ (long: not part of make test)
+	CNNLESSONS_FULL=1 $(PYTEST) -m slow tests/test_full.py
+
+book: $(STAMP) ## the course as a static website in build/book/ (committed notebooks, not re-executed)
+	$(PYTHON) -m book
 
 slides: $(STAMP) ## reveal.js slide decks of every lesson into build/slides/
 	$(PYTHON) -m cnnlessons.course.slides

@@ -23,7 +23,7 @@ def lesson_jobs(names: Iterable[str] | None = None, demo: bool = False) -> list[
     """``(lesson id, notebook, parameters)`` for the chosen lessons (all by default);
     parameters are the lesson's ``demo`` preset when ``demo``, else ``None`` (its defaults)."""
     lessons = [get_lesson(n) for n in names] if names else list(all_lessons())
-    return [(lesson.id, lesson.notebook, (lesson.demo or None) if demo else None) for lesson in lessons]
+    return [(lesson.id, lesson.notebook, (lesson.preset("demo") or None) if demo else None) for lesson in lessons]
 
 
 def time_notebooks(jobs: list[Job], timeout: int = 1800) -> dict:

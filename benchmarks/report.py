@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cnnlessons.io import markdown_table
+
 TITLES = {
     "lessons": "1. Lesson wall times (papermill, fresh kernel each)",
     "training": "2. Training throughput: `fit` vs a bare loop",
@@ -12,9 +14,7 @@ TITLES = {
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return lines
+    return markdown_table(header, rows).splitlines()
 
 
 def _f(value: float | None, digits: int = 1) -> str:

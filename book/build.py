@@ -18,7 +18,6 @@ notebook's ``claims.table()`` output.
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import re
 import shutil
@@ -158,12 +157,18 @@ class LessonPage:
         return f"claims-{self.id}"
 
 
+def lesson_notebooks(notebooks: Path) -> list[Path]:
+    """The lessons in course order: ``sorted(notebooks/*.ipynb)``, as the shell globs it (hidden
+    files, such as the temporary copies ``make execute`` writes, are not lessons)."""
+    return sorted(p for p in notebooks.glob("*.ipynb") if not p.name.startswith("."))
+
+
 def lesson_pages(notebooks: Path, results: Path | None = None) -> list[LessonPage]:
     """Every notebook of ``notebooks/`` in course order: the sorted file names."""
     registry = _registry()
     times = run_times(results if results is not None else ROOT / "benchmarks" / "RESULTS.md")
     pages = []
-    for path in sorted(notebooks.glob("*.ipynb")):
+    for path in lesson_notebooks(notebooks):
         nb = nbformat.read(path, as_version=4)
         lesson = registry.get(path.stem)
         pages.append(LessonPage(
@@ -181,9 +186,9 @@ def lesson_pages(notebooks: Path, results: Path | None = None) -> list[LessonPag
 def approx_time(seconds: float | None) -> str:
     if seconds is None:
         return "n/a"
-    if seconds < 90:
-        return f"~{max(5, round(seconds / 5) * 5):.0f} s"
-    return f"~{seconds / 60:.0f} min" if seconds >= 150 else f"~{seconds / 60:.1f} min"
+    if seconds < 90:  # no-break spaces: "~15 s" stays on one line in the lesson map
+        return f"~{max(5, round(seconds / 5) * 5):.0f}\u00a0s"
+    return f"~{seconds / 60:.0f}\u00a0min" if seconds >= 150 else f"~{seconds / 60:.1f}\u00a0min"
 
 
 def _papermill_args(values: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 project = "cnnlessons"
 author = "the cnnlessons authors"
-copyright = "the cnnlessons authors"
+
 html_title = "cnnlessons"
 
 extensions = ["myst_nb"]
@@ -21,7 +21,6 @@ nb_merge_streams = True
 nb_output_stderr = "show"
 
 exclude_patterns = ["**.ipynb_checkpoints", ".doctrees"]
-templates_path = ["_templates"]
 html_static_path = ["_static"]
 html_css_files = ["book.css"]
 
@@ -36,6 +35,7 @@ mathjax3_config = {"options": {"processHtmlClass": "tex2jax_process|mathjax_proc
 # package fails visibly (a 404 the browser test sees) instead of reaching the internet.
 nb_ipywidgets_js = {
     "vendor/requirejs/require.js": {},
+    "widgets-setup.js": {},  # where the bundle finds its fonts; MathJax 2 calls -> MathJax 3
     "vendor/html-manager/embed-amd.js": {"data-jupyter-widgets-cdn": "_static/vendor/npm/"},
 }
 
@@ -50,3 +50,6 @@ html_theme_options = {
 }
 html_last_updated_fmt = None
 html_show_sphinx = False
+# Light by default (the saved widgets and the figures are drawn for a light background); the
+# reader can still switch. Without a value the theme logs a console error on every page.
+html_context = {"default_mode": "light"}

@@ -24,6 +24,9 @@ mkdir -p "$vendor/html-manager" "$vendor/requirejs" "$vendor/mathjax/output/chtm
 # html-manager: only the AMD embed bundle (it contains @jupyter-widgets/base, controls and output).
 hm="x/jupyter-widgets-html-manager-$HTML_MANAGER/package"
 cp "$hm/dist/embed-amd.js" "$vendor/html-manager/"
+# Its Font Awesome fonts (webpack-hashed names, found next to the AMD modules: _static/widgets-setup.js
+# maps @jupyter-widgets/* there). Only woff2: every browser that runs the bundle reads it.
+cp "$hm"/dist/*.woff2 "$vendor/html-manager/"
 cp "$hm/dist/embed.js.LICENSE.txt" "$vendor/html-manager/THIRD-PARTY-LICENSES.txt"
 # The npm package ships no LICENSE file; it is ipywidgets' (BSD-3-Clause, package.json "license").
 python3 - "$vendor/html-manager/LICENSE" <<'EOF'

@@ -373,4 +373,4 @@ def test_more_torchvision_graphs():
             block.bn3 = nn.Sequential(block.bn3, SEBlock(block.bn3.num_features))
     assert receptive_field(se_resnet, at=LAST_FEATURE_MAP, ignore_global_context=True).size == 427
     with pytest.raises(ReceptiveFieldError, match=r"layer1\.0\.bn3\.1\.squeeze"):  # strict mode
-        receptive_field(se_resnet, at=LAST_FEATURE_MAP)
+        receptive_field(se_resnet, at=LAST_FEATURE_MAP, ignore_global_context=False)

@@ -1,18 +1,26 @@
 """What a network costs: parameters, multiply-adds and depth, counted from a real forward pass.
 
-The unit is the **multiply-accumulate** (MAC, "multiply-add") of convolutions and fully
-connected layers, per input image. It is the unit the papers call "FLOPs" or "ops" (VGG-16
+The unit is the **multiply-accumulate** (MAC, "multiply-add") of convolutions and matrix
+products, per input image. It is the unit the papers call "FLOPs" or "ops" (VGG-16
 "15.3 G", ResNet-50 "3.8 G") and that torchvision's weights metadata calls ``GFLOPS``. For
 one layer::
 
     convolution:  MACs = H_out * W_out * C_out * (C_in / groups) * k_h * k_w
     linear:       MACs = C_out * C_in          (per output position, if the input has more dims)
+    matmul:       MACs = n * m * p             for an (n x m) @ (m x p) product (bmm: per batch)
+    attention:    MACs = 2 * L_q * L_k * d     per head (Q K^T, then the weights times V)
 
-Biases, batch norm, activations and pooling are not counted (they are cheap next to these
-terms, and the published figures leave them out too).
+Counted: convolutions, ``nn.Linear`` and functional ``linear``, ``matmul``/``mm``/``bmm``/
+``einsum`` (as the matrix products they run) and scaled-dot-product attention, i.e. exactly
+what ``torch.utils.flop_counter.FlopCounterMode`` counts (FLOPs = 2 x MACs). Biases, batch
+norm, activations, softmax and pooling are not counted (they are cheap next to these terms,
+and the published figures leave them out too). With this, every torchvision classification
+model, transformers included, gets torchvision's published ``_ops`` to within rounding.
 
-``count(model, input_size)`` runs one forward pass with a forward hook on every
-``nn.Conv*d`` and ``nn.Linear``, so a layer that runs twice counts twice and a layer that
+``count(model, input_size)`` runs one forward pass under ``FlopCounterMode`` with a forward
+hook on every ``nn.Conv*d`` and ``nn.Linear`` (the readable per-layer rows; matrix products
+outside such layers, e.g. attention, get one row per module that runs them), so a layer
+that runs twice counts twice and a layer that
 never runs (GoogLeNet's auxiliary heads in eval mode) costs nothing. Models built on
 ``torch.device("meta")`` work too: shapes propagate without any arithmetic, and the counts
 are exactly the same (parameters and MACs only depend on shapes).
@@ -36,6 +44,7 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
+from torch.utils.flop_counter import FlopCounterMode
 
 WEIGHTED = (nn.modules.conv._ConvNd, nn.Linear)
 
@@ -45,7 +54,7 @@ class LayerCost:
     """One call of one weighted layer (per input image)."""
 
     name: str                       # module path in the model, e.g. "features.0"
-    kind: str                       # "Conv2d", "Linear", ...
+    kind: str                       # "Conv2d", "Linear", ..., or "matmul" (products outside such layers)
     input_shape: tuple[int, ...]    # without the batch dimension
     output_shape: tuple[int, ...]   # without the batch dimension
     params: int                     # weights + biases of this layer
@@ -153,7 +162,10 @@ def count(model: nn.Module, input_size: int | Sequence[int] = (3, 224, 224)) -> 
 
     ``input_size`` is ``(C, H, W)`` (or an int ``s`` for ``(3, s, s)``). The model runs once,
     in its current mode (call ``.eval()`` first for inference costs), on a zero tensor on
-    the device of its parameters (``meta`` included), under ``torch.no_grad()``.
+    the device of its parameters (``meta`` included), under ``torch.no_grad()``. Raises
+    ``ValueError`` naming ``input_size`` when the model cannot take it (wrong number of
+    channels or of dimensions, a map smaller than a kernel), ``TypeError`` if ``model`` is
+    not an ``nn.Module``.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module; got {type(model).__name__}")
@@ -162,6 +174,21 @@ def count(model: nn.Module, input_size: int | Sequence[int] = (3, 224, 224)) -> 
     device = first.device if first is not None else torch.device("cpu")
     names = {module: name for name, module in model.named_modules()}
     layers: list[LayerCost] = []
+    first_weighted: list[nn.Module] = []
+
+    def check(module: nn.Module, inputs: tuple[Any, ...]) -> None:
+        if first_weighted or not isinstance(module, nn.modules.conv._ConvNd):
+            first_weighted.append(module)
+            return
+        first_weighted.append(module)
+        x, n = inputs[0], len(module.kernel_size)
+        if x.dim() != n + 2:
+            raise ValueError(f"input_size={shape} has {len(shape)} entries, but layer {names[module]!r} "
+                             f"({type(module).__name__}) needs (channels, {n} spatial sizes)")
+        if x.shape[1] != module.in_channels:
+            raise ValueError(f"input_size={shape} gives layer {names[module]!r} {x.shape[1]} input channels, "
+                             f"but it takes {module.in_channels}: use input_size=({module.in_channels}, "
+                             f"{', '.join(str(s) for s in shape[1:])})")
 
     def hook(module: nn.Module, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
         layers.append(LayerCost(
@@ -170,19 +197,43 @@ def count(model: nn.Module, input_size: int | Sequence[int] = (3, 224, 224)) -> 
             params=sum(p.numel() for p in module.parameters(recurse=False)),
             macs=layer_macs(module, output), depth=getattr(output, "_cnnlessons_depth", 0)))
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, WEIGHTED)]
+    weighted = [m for m in model.modules() if isinstance(m, WEIGHTED)]
+    handles = [m.register_forward_pre_hook(check) for m in weighted]
+    handles += [m.register_forward_hook(hook) for m in weighted]
+    flops = FlopCounterMode(display=False)
     try:
-        with torch.no_grad(), _DepthMode():
+        with torch.no_grad(), _DepthMode(), flops:
             output = model(torch.zeros((1, *shape), device=device))
+    except RuntimeError as exc:
+        raise ValueError(f"input_size={shape}: the model fails on one input of this shape: "
+                         f"{str(exc).splitlines()[0]}") from exc
     finally:
         for handle in handles:
             handle.remove()
+    layers += _other_products(flops, type(model).__name__, {layer.name for layer in layers})
     outputs = _tensors(output)
     return Cost(
         params=sum(p.numel() for p in model.parameters()),
-        macs=sum(layer.macs for layer in layers),
+        macs=flops.get_total_flops() // 2,
         depth=max((getattr(t, "_cnnlessons_depth", 0) for t in outputs), default=0),
         input_size=shape, layers=tuple(layers))
+
+
+def _other_products(flops: FlopCounterMode, root: str, hooked: set[str]) -> list[LayerCost]:
+    """One ``matmul`` row per module whose own code (not its submodules') runs matrix
+    products, e.g. an attention block's ``Q K^T``; conv/linear modules are already rows."""
+    totals = {key: sum(ops.values()) for key, ops in flops.get_flop_counts().items() if key != "Global"}
+    own = dict(totals)
+    for key in totals:
+        parents = [k for k in totals if key.startswith(k + ".")]
+        if parents:
+            own[max(parents, key=len)] -= totals[key]
+    rows = []
+    for key, value in own.items():
+        name = "" if key == root else key[len(root) + 1:]
+        if value > 0 and name not in hooked:
+            rows.append(LayerCost(name or "(model)", "matmul", (), (), 0, value // 2, 0))
+    return rows
 
 
 def count_parameters(model: nn.Module) -> int:

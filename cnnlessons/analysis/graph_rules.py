@@ -306,7 +306,11 @@ class Propagator:
         if "tensor_meta" not in node.meta or shape_of(node) is None:
             return f  # tuples from split/chunk: their items are checked when indexed
         in_shape, out_shape = shape_of(src), shape_of(node)
-        assert in_shape is not None and out_shape is not None
+        assert out_shape is not None
+        if in_shape is None:  # an item of a split/chunk tuple: the map must still be there
+            if len(out_shape) > -f.axes[0] and (out_shape[f.axes[0]], out_shape[f.axes[1]]) == f.map_size:
+                return f
+            raise self.error(node, f"takes a part of the {f.map_size[0]}x{f.map_size[1]} map along a spatial axis")
         if node.target in MOVES:
             axes = self.moved_axes(node, f, len(in_shape))
             if axes is not None:

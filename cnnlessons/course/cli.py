@@ -6,6 +6,7 @@
     cnnlessons sweep LESSON -p NAME V1,V2 ... [--preset P] [--jobs N] [-o DIR]
                                                    a grid of runs in parallel processes, with a
                                                    summary (CSV and Markdown) of their claims
+    cnnlessons record LESSON                       run the full preset once, store it in data/records/
     cnnlessons doctor                              versions, device, reachable online extras
     cnnlessons execute [NOTEBOOK ...]              re-execute lessons in place at their defaults
 
@@ -24,6 +25,7 @@ from typing import Any
 
 from ..params import ParameterError
 from ..paths import build_dir, notebooks_dir
+from . import record
 from .doctor import cmd_doctor
 from .lessons import DEFAULT, Lesson, all_lessons
 from .runs import (UsageError, cli_value, default_output, failed_path, find_lesson, lesson_defaults,
@@ -178,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-j", "--jobs", type=int, help="runs at a time (default: half the CPU cores)")
     p.add_argument("-o", "--output", help="output folder (default: build/sweeps/LESSON/)")
     p.set_defaults(func=cmd_sweep)
+
+    record.add_parser(sub)
 
     p = sub.add_parser("doctor", help="versions, device, and whether the online extras are reachable")
     p.add_argument("--timeout", type=float, default=3.0, help="seconds per online check (default 3)")

@@ -1,8 +1,9 @@
 """Datasets for the lessons, offline by default."""
+from .folder import FolderError, load_folder
 from .procedural import CLASS_NAMES, SHAPES, make_shapes
 from .targets import (OFFLINE_TARGETS, SIMILAR_CLASSES, SOURCE_CLASSES, TargetData, digits_target,
-                      load_target, similar_target, subsample, subsample_indices)
+                      load_target, per_class_indices, similar_target, subsample, subsample_indices)
 
-__all__ = ["CLASS_NAMES", "SHAPES", "make_shapes",
+__all__ = ["CLASS_NAMES", "SHAPES", "make_shapes", "FolderError", "load_folder",
            "OFFLINE_TARGETS", "SIMILAR_CLASSES", "SOURCE_CLASSES", "TargetData", "digits_target",
-           "load_target", "similar_target", "subsample", "subsample_indices"]
+           "load_target", "per_class_indices", "similar_target", "subsample", "subsample_indices"]

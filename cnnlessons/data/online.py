@@ -1,24 +1,40 @@
-"""Opt-in real data: an image folder, or a torchvision dataset downloaded into ``data/``.
+"""Opt-in real data: a torchvision dataset downloaded into ``data/``, or an image folder.
 
     load_online("cifar10", size=224)          # downloads once into data/online/cifar10
-    load_online("/path/to/my_images", size=64)   # ImageFolder layout: one subfolder per class
+    load_online("/path/to/my_images", size=64)   # one subfolder per class: see cnnlessons.data.folder
 
 Only a few images per class are kept (``train_per_class`` / ``test_per_class``, the first ones
 in a fixed seeded order), resized to ``size`` x ``size`` and scaled to ``[-1, 1]`` like every
-other ``TargetData``. Offline, without the files, ``OfflineError`` names the offline targets.
+other ``TargetData``. A copy already under ``data/online/NAME`` is used as it is (no network);
+otherwise the dataset's server is probed first (a few seconds at most) and, offline,
+``OfflineError`` names the offline choices at once.
 """
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import urlparse
 
 import torch
 
 from ..paths import data_dir
-from .targets import OFFLINE_TARGETS, TargetData
+from .folder import load_folder, to_tensor
+from .targets import OFFLINE_TARGETS, TargetData, per_class_indices
 
 _SPLIT_SEED = 1_000_004
+
+
+def reachable(url: str, timeout: float = 3.0) -> bool:
+    """Whether ``url``'s host accepts a TCP connection within ``timeout`` seconds (no request is sent)."""
+    parts = urlparse(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)),
+                                      timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def online_dir() -> Path:
@@ -50,25 +66,18 @@ TORCHVISION: dict[str, Callable[[Path, bool, bool], Any]] = {
     "cifar10": _cifar10, "flowers102": _flowers102, "oxford_pets": _oxford_pets}
 
 
-def _to_tensor(images: list, size: int) -> torch.Tensor:
-    from torchvision.transforms import v2
+def source_url(name: str) -> str:
+    """Where torchvision downloads dataset ``name`` from (probed before a download)."""
+    from torchvision import datasets
 
-    transform = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Resize(size, antialias=True),
-                            v2.CenterCrop(size)])
-    x = torch.stack([transform(img.convert("RGB") if hasattr(img, "convert") else img) for img in images])
-    return (x - 0.5) / 0.5
+    return {"cifar10": lambda: datasets.CIFAR10.url,
+            "flowers102": lambda: datasets.Flowers102._download_url_prefix,
+            "oxford_pets": lambda: datasets.OxfordIIITPet._RESOURCES[0][0]}[name]()
 
 
 def _pick(labels: list[int], per_class: int) -> list[int]:
-    """The first ``per_class`` items of every class in a fixed seeded order, sorted."""
-    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(_SPLIT_SEED)).tolist()
-    taken: dict[int, int] = {}
-    keep = []
-    for i in order:
-        if taken.get(labels[i], 0) < per_class:
-            taken[labels[i]] = taken.get(labels[i], 0) + 1
-            keep.append(i)
-    return sorted(keep)
+    """The first ``per_class`` items of every class in a fixed seeded order, sorted (``per_class_indices``)."""
+    return per_class_indices(torch.tensor(labels), per_class, seed=_SPLIT_SEED, at_most=True).tolist()
 
 
 def _labels(dataset: Any) -> list[int]:
@@ -81,51 +90,46 @@ def _labels(dataset: Any) -> list[int]:
 def _subset(dataset: Any, per_class: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     labels = _labels(dataset)
     idx = _pick(labels, per_class)
-    x = _to_tensor([dataset[i][0] for i in idx], size)
+    x = to_tensor([dataset[i][0] for i in idx], size)
     return x, torch.tensor([labels[i] for i in idx])
+
+
+def _offline_error(name: str, folder: Path, why: str) -> OfflineError:
+    return OfflineError(
+        f"dataset {name!r} is not in {folder} and cannot be downloaded: {why}. It needs the internet once "
+        f"(then it is kept in {folder}). Offline choices: {list(OFFLINE_TARGETS)} (dataset='similar' or "
+        "'digits'), or a folder of your own images, one subfolder per class")
+
+
+def load_torchvision(name: str, *, root: str | os.PathLike | None = None) -> tuple[Any, Any]:
+    """The train and test splits of torchvision dataset ``name``: the copy under ``root/name`` if
+    torchvision accepts it, else downloaded there (``OfflineError`` at once when the server is unreachable)."""
+    folder = Path(root if root is not None else online_dir()) / name
+    try:
+        return tuple(TORCHVISION[name](folder, split, False) for split in (True, False))
+    except (OSError, RuntimeError):  # not there (or incomplete): download
+        pass
+    url = source_url(name)
+    if not reachable(url):
+        raise _offline_error(name, folder, f"{urlparse(url).hostname} is not reachable")
+    try:
+        return tuple(TORCHVISION[name](folder, split, True) for split in (True, False))
+    except (OSError, RuntimeError) as exc:  # URLError is an OSError
+        raise _offline_error(name, folder, f"{type(exc).__name__}: {exc}") from exc
 
 
 def load_online(name: str, *, size: int = 224, train_per_class: int = 100, test_per_class: int = 50,
                 root: str | os.PathLike | None = None) -> TargetData:
-    """A torchvision dataset by name (``TORCHVISION``) or an ImageFolder directory, as ``TargetData``.
-
-    A folder with ``train/`` and ``test/`` (or ``val/``) subfolders uses them as the split;
-    otherwise one folder's images are split per class with a fixed seed.
-    """
+    """A torchvision dataset by name (``TORCHVISION``) or an image folder (``folder.load_folder``), as ``TargetData``."""
     if os.path.isdir(name):
-        return _image_folder(Path(name), size, train_per_class, test_per_class)
+        return load_folder(name, size=size)
     if name not in TORCHVISION:
         raise ValueError(f"dataset {name!r} is neither an offline target {list(OFFLINE_TARGETS)}, a torchvision "
                          f"dataset {sorted(TORCHVISION)}, nor an existing folder")
-    folder = Path(root if root is not None else online_dir()) / name
-    try:
-        train, test = (TORCHVISION[name](folder, split, True) for split in (True, False))
-    except (OSError, RuntimeError) as exc:  # URLError is an OSError
-        raise OfflineError(
-            f"could not download {name!r} into {folder} ({type(exc).__name__}: {exc}). It needs the internet once. "
-            f"Offline choices: {list(OFFLINE_TARGETS)} (dataset='similar' or 'digits'), or a folder of images "
-            "in ImageFolder layout") from exc
+    train, test = load_torchvision(name, root=root)
     classes = tuple(getattr(train, "classes", [str(c) for c in sorted(set(_labels(train)))]))
     x_tr, y_tr = _subset(train, train_per_class, size)
     x_te, y_te = _subset(test, test_per_class, size)
-    return TargetData(name, classes, x_tr, y_tr, x_te, y_te)
-
-
-def _image_folder(path: Path, size: int, train_per_class: int, test_per_class: int) -> TargetData:
-    from torchvision.datasets import ImageFolder
-
-    splits = [path / s for s in ("train", "test", "val") if (path / s).is_dir()]
-    if len(splits) >= 2:
-        train, test = ImageFolder(splits[0]), ImageFolder(splits[1])
-        x_tr, y_tr = _subset(train, train_per_class, size)
-        x_te, y_te = _subset(test, test_per_class, size)
-        return TargetData(path.name, tuple(train.classes), x_tr, y_tr, x_te, y_te)
-    folder = ImageFolder(path)
-    labels = _labels(folder)
-    test_idx = set(_pick(labels, test_per_class))
-    rest = [i for i in range(len(labels)) if i not in test_idx]
-    train_idx = [rest[j] for j in _pick([labels[i] for i in rest], train_per_class)]
-    x_tr = _to_tensor([folder[i][0] for i in train_idx], size)
-    x_te = _to_tensor([folder[i][0] for i in sorted(test_idx)], size)
-    return TargetData(path.name, tuple(folder.classes), x_tr, torch.tensor([labels[i] for i in train_idx]),
-                      x_te, torch.tensor([labels[i] for i in sorted(test_idx)]))
+    return TargetData(name, classes, x_tr, y_tr, x_te, y_te,
+                      notes=(f"{name}: the first {train_per_class} training and {test_per_class} test images of "
+                             "each class in a fixed seeded order",))

@@ -15,6 +15,7 @@ then draws ``labels_per_class`` training images per class with ``subsample``.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -43,6 +44,8 @@ class TargetData:
     y_train: torch.Tensor
     x_test: torch.Tensor
     y_test: torch.Tensor
+    #: What loading did that a student should know (the split, files skipped); empty for the offline targets.
+    notes: tuple[str, ...] = ()
 
     @property
     def num_classes(self) -> int:
@@ -58,12 +61,37 @@ class TargetData:
                 f"test {tuple(self.x_test.shape)})")
 
 
+def per_class_indices(y: torch.Tensor, per_class: int | Sequence[int], *, seed: int,
+                      at_most: bool = False) -> torch.Tensor:
+    """The course's one seeded per-class sampler: sorted indices of ``per_class`` items of every class.
+
+    The items of each class are taken in the order of one permutation of ``range(len(y))``
+    seeded with ``seed``, so the same seed and a smaller count give a subset (nested training
+    sets). ``per_class`` is one count for every class or a count per class (indexed by label).
+    A class with fewer items raises ``ValueError`` unless ``at_most`` (then it gives them all).
+
+    (scikit-learn's ``StratifiedShuffleSplit`` splits *proportionally* to class sizes and its
+    subsets do not nest, so it does not give "exactly k of every class, nested".)
+    """
+    y = torch.as_tensor(y)
+    classes = torch.unique(y).tolist()
+    wanted = {c: int(per_class) if isinstance(per_class, int) else int(per_class[c]) for c in classes}
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+    keep = torch.zeros(len(y), dtype=torch.bool)
+    for c in classes:
+        members = order[y[order] == c]
+        if len(members) < wanted[c] and not at_most:
+            raise ValueError(f"class {c} has {len(members)} items, fewer than the {wanted[c]} asked for")
+        keep[members[:wanted[c]]] = True
+    return keep.nonzero(as_tuple=True)[0]
+
+
 def subsample_indices(y: torch.Tensor, labels_per_class: int, *, seed: int = 0) -> torch.Tensor:
     """Indices (sorted) of ``labels_per_class`` items of every class, chosen by a permutation seeded with ``seed``.
 
     A smaller ``labels_per_class`` with the same seed keeps a subset of a larger one (the
-    first k of each class in the same permutation), so accuracy-vs-labels curves compare
-    nested training sets.
+    first k of each class in the same permutation, see ``per_class_indices``), so
+    accuracy-vs-labels curves compare nested training sets.
     """
     if not isinstance(labels_per_class, int) or isinstance(labels_per_class, bool) or labels_per_class < 1:
         raise ValueError(f"labels_per_class must be an integer >= 1; got {labels_per_class!r}")
@@ -72,12 +100,7 @@ def subsample_indices(y: torch.Tensor, labels_per_class: int, *, seed: int = 0) 
     if labels_per_class > smallest:
         raise ValueError(f"labels_per_class={labels_per_class} but the smallest class has only {smallest} "
                          f"training items; valid values: 1 to {smallest}")
-    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
-    keep = torch.zeros(len(y), dtype=torch.bool)
-    for c in torch.unique(y):
-        members = order[y[order] == c]
-        keep[members[:labels_per_class]] = True
-    return keep.nonzero(as_tuple=True)[0]
+    return per_class_indices(y, labels_per_class, seed=seed)
 
 
 def subsample(x: torch.Tensor, y: torch.Tensor, labels_per_class: int, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -108,10 +131,8 @@ def digits_target(size: int = 32, test_per_class: int = 50) -> TargetData:
     x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
     x = ((x - 0.5) / 0.5).expand(-1, 3, -1, -1).contiguous()
     y = torch.tensor(digits.target, dtype=torch.long)
-    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(_DIGITS_SPLIT_SEED))
     test = torch.zeros(len(y), dtype=torch.bool)
-    for c in range(10):
-        test[order[y[order] == c][:test_per_class]] = True
+    test[per_class_indices(y, test_per_class, seed=_DIGITS_SPLIT_SEED)] = True
     classes = tuple(str(d) for d in range(10))
     return TargetData("digits", classes, x[~test], y[~test], x[test], y[test])
 
@@ -119,8 +140,9 @@ def digits_target(size: int = 32, test_per_class: int = 50) -> TargetData:
 def load_target(name: str, size: int = 32) -> TargetData:
     """An offline target by name (``OFFLINE_TARGETS``), a torchvision dataset name or an image folder.
 
-    Names other than the offline ones go to ``cnnlessons.data.online`` (needs the internet the
-    first time, or the data already under ``data/``).
+    Names other than the offline ones go to ``cnnlessons.data.online`` (a folder is read by
+    ``cnnlessons.data.folder``; a torchvision dataset needs the internet the first time, or the
+    data already under ``data/online/``).
     """
     if name == "similar":
         return similar_target(size)

@@ -6,10 +6,10 @@
 - ``transfer``: linear probe, fine-tuning and scratch on a target task
 - ``architectures``: the tour's table of ImageNet winners
 """
-from .degradation import DegradationResult, degradation_experiment, gradient_norms, shapes_task
+from .degradation import DegradationResult, degradation_experiment, gradient_norms, plot_curves, shapes_task
 from .identity import deepen, make_identity_, max_output_difference, shortcut_deviation
 from .recipe import PAPER, SLIDE, Recipe, ablations, run_recipe
 
 __all__ = ["PAPER", "SLIDE", "DegradationResult", "Recipe", "ablations", "deepen", "degradation_experiment",
-           "gradient_norms", "make_identity_", "max_output_difference", "run_recipe", "shapes_task",
+           "gradient_norms", "make_identity_", "max_output_difference", "plot_curves", "run_recipe", "shapes_task",
            "shortcut_deviation"]

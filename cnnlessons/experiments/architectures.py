@@ -161,3 +161,123 @@ def survey(names: Sequence[str] | None = None, input_size: int = 224,
     """``profile`` of every architecture in ``ARCHITECTURES`` (or of ``names``), in order."""
     chosen = ARCHITECTURES if names is None else tuple(get_architecture(n) for n in names)
     return [profile(arch, input_size, device) for arch in chosen]
+
+
+# --------------------------------------------------------------------------- the whole zoo
+
+TRANSFORMER_FAMILIES = ("vit", "swin", "swin_v2", "maxvit")
+_FAMILIES = ("efficientnet_v2", "efficientnet", "mobilenet_v2", "mobilenet_v3", "shufflenet_v2", "regnet_x",
+             "regnet_y", "swin_v2", "swin", "wide_resnet", "resnext", "resnet", "vgg", "densenet", "squeezenet",
+             "mnasnet", "convnext", "maxvit", "vit", "alexnet", "googlenet", "inception_v3")
+
+
+def family(name: str) -> str:
+    """The family of a torchvision model name: ``"resnet50"`` -> ``"resnet"``."""
+    return next((f for f in _FAMILIES if name.startswith(f)), name)
+
+
+class _ParametersOnMeta(torch.overrides.TorchFunctionMode):
+    """Puts new tensors made without a device (parameters, buffers) on ``meta``, so that a
+    model builder that computes its layout with real tensors (RegNet's widths) still works."""
+
+    FACTORIES = {torch.empty, torch.zeros, torch.ones, torch.full, torch.rand, torch.randn, torch.tensor}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
+        kwargs = dict(kwargs or {})
+        if func in self.FACTORIES and kwargs.get("device") is None and func is not torch.tensor:
+            kwargs["device"] = "meta"
+        return func(*args, **kwargs)
+
+
+def build_zoo_model(name: str, device: str | torch.device = "meta", image_size: int | None = None) -> nn.Module:
+    """torchvision's ``name`` without weights, in eval mode (GoogLeNet and Inception-v3 as
+    released: no auxiliary heads; ViTs for ``image_size``), built on ``device`` (no memory,
+    no init on ``meta``)."""
+    # Published parameter counts: GoogLeNet's without its auxiliary heads, Inception-v3's with
+    # its one (inactive in eval mode, so it costs no multiply-adds either way).
+    kwargs: dict = {"aux_logits": name == "inception_v3", "init_weights": False} if name in ("googlenet", "inception_v3") else {}
+    if family(name) == "vit" and image_size is not None:
+        kwargs["image_size"] = image_size
+    if torch.device(device).type != "meta":
+        with torch.device(device):
+            return torchvision.models.get_model(name, weights=None, **kwargs).eval()
+    with _ParametersOnMeta():
+        model = torchvision.models.get_model(name, weights=None, **kwargs)
+    return model.to("meta").eval()
+
+
+@dataclass(frozen=True)
+class ZooRow:
+    """One torchvision classification model: published figures and our measurements."""
+
+    name: str
+    family: str
+    is_cnn: bool
+    image_size: int                  # the evaluation crop of its default weights
+    acc1: float                      # ImageNet-1K top-1 of its default weights, %
+    published_params: int
+    published_gmacs: float           # torchvision's "GFLOPS" (multiply-adds) at image_size
+    params: int                      # counted
+    macs: int                        # counted, at image_size
+    receptive_field: int | None      # of its last feature map (CNNs), in input pixels
+    ignored_gates: int               # SE-style gates ignored for the receptive field
+
+    @property
+    def gmacs(self) -> float:
+        return self.macs / 1e9
+
+    @property
+    def cost_error(self) -> float:
+        """Relative difference between counted and published multiply-adds."""
+        return self.gmacs / self.published_gmacs - 1
+
+    @property
+    def cost_error_beyond_rounding(self) -> float:
+        """``cost_error`` once the published figure's rounding (to 3 decimals of G) is allowed for."""
+        return max(0.0, abs(self.macs / 1e9 - self.published_gmacs) - 0.0005) / self.published_gmacs
+
+
+def zoo_names() -> list[str]:
+    """Every torchvision classification model (``list_models(module=torchvision.models)``)."""
+    return torchvision.models.list_models(module=torchvision.models)
+
+
+def zoo_row(name: str) -> ZooRow:
+    """Measure torchvision's ``name`` (built on ``meta``) and read its weights' metadata (offline)."""
+    weights = torchvision.models.get_model_weights(name).DEFAULT
+    meta = weights.meta
+    size = int(weights.transforms().crop_size[0])
+    model = build_zoo_model(name, image_size=size)
+    cost = count(model, (3, size, size))
+    is_cnn = family(name) not in TRANSFORMER_FAMILIES
+    rf_size, gates = None, 0
+    if is_cnn:
+        rf = receptive_field(model, (3, size, size), at="last_feature_map")
+        rf_size, gates = max(rf.size_hw), len(rf.ignored_gates)
+    return ZooRow(name, family(name), is_cnn, size, meta["_metrics"]["ImageNet-1K"]["acc@1"], meta["num_params"],
+                  meta["_ops"], cost.params, cost.macs, rf_size, gates)
+
+
+_ZOO_CACHE: dict[str, ZooRow] = {}
+
+
+def zoo(names: Sequence[str] | None = None) -> list[ZooRow]:
+    """``zoo_row`` of every torchvision classification model (or of ``names``); rows are
+    computed once per process and kept in memory."""
+    out = []
+    for name in (zoo_names() if names is None else names):
+        if name not in _ZOO_CACHE:
+            _ZOO_CACHE[name] = zoo_row(name)
+        out.append(_ZOO_CACHE[name])
+    return out
+
+
+def pareto_front(rows: Sequence[ZooRow]) -> list[ZooRow]:
+    """The rows no other row beats on both axes (fewer multiply-adds and higher top-1),
+    sorted by multiply-adds."""
+    front, best = [], -1.0
+    for row in sorted(rows, key=lambda r: (r.macs, -r.acc1)):
+        if row.acc1 > best:
+            front.append(row)
+            best = row.acc1
+    return front

@@ -85,28 +85,49 @@ class DegradationResult:
                          f"{statistics.fmean(r.history.seconds for r in runs):>6.1f}")
         return "\n".join(lines)
 
-    def plot(self, ax=None, chance: float | None = None):
-        """Training error (train mode, per evaluation window) against steps: one colour per net,
-        thin lines per seed, thick line the mean over seeds."""
-        import matplotlib.pyplot as plt
-
-        ax = ax or plt.gca()
-        styles = {"plain": "--", "residual": "-"}
-        for i, (family, depth) in enumerate(sorted({(r.family, r.depth) for r in self.runs})):
+    def curves(self) -> dict[str, dict[str, list]]:
+        """Training-error curves per net: ``{"plain-8": {"step": [...], "error": [[seed 0], [seed 1]]}}``
+        (the form ``plot_curves`` draws, and a recorded run stores)."""
+        out = {}
+        for family, depth in sorted({(r.family, r.depth) for r in self.runs}):
             runs = self.get(family, depth)
-            colour = f"C{i}"
-            for r in runs:
-                ax.plot(r.history.eval_step, r.history.train_error, styles[family], color=colour, lw=0.7, alpha=0.4)
-            mean = [statistics.fmean(v) for v in zip(*(r.history.train_error for r in runs))]
-            ax.plot(runs[0].history.eval_step, mean, styles[family], color=colour, lw=2.2,
-                    label=f"{family}-{depth}")
-        if chance is not None:
-            ax.axhline(chance, color="grey", lw=0.8, ls=":", label="chance")
-        ax.set_xlabel("SGD step")
-        ax.set_ylabel("training error")
-        ax.set_ylim(0, 1)
-        ax.legend()
-        return ax
+            out[f"{family}-{depth}"] = {"step": list(runs[0].history.eval_step),
+                                        "error": [[round(e, 4) for e in r.history.train_error] for r in runs]}
+        return out
+
+    def summary(self) -> dict[str, list[float]]:
+        """Per net, one value per seed: final training error (last window) and test error (eval mode)."""
+        out: dict[str, list[float]] = {}
+        for family, depth in sorted({(r.family, r.depth) for r in self.runs}):
+            out[f"{family}-{depth} final training error"] = [round(v, 4) for v in
+                                                              self.per_seed(family, depth, "final_window_error")]
+            out[f"{family}-{depth} test error"] = [round(v, 4) for v in self.per_seed(family, depth, "test_error")]
+        return out
+
+    def plot(self, ax=None, chance: float | None = None):
+        """Training error against steps (``plot_curves`` of ``curves()``)."""
+        return plot_curves(self.curves(), ax, chance=chance)
+
+
+def plot_curves(curves: dict[str, dict[str, list]], ax=None, chance: float | None = None):
+    """Training error (train mode, per evaluation window) against steps: one colour per net,
+    dashed plain and solid residual, thin lines per seed, a thick line for the mean over seeds."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.gca()
+    for i, (name, curve) in enumerate(curves.items()):
+        style = "--" if name.startswith("plain") else "-"
+        for errors in curve["error"]:
+            ax.plot(curve["step"], errors, style, color=f"C{i}", lw=0.7, alpha=0.4)
+        mean = [statistics.fmean(v) for v in zip(*curve["error"])]
+        ax.plot(curve["step"], mean, style, color=f"C{i}", lw=2.2, label=name)
+    if chance is not None:
+        ax.axhline(chance, color="grey", lw=0.8, ls=":", label="chance")
+    ax.set_xlabel("SGD step")
+    ax.set_ylabel("training error")
+    ax.set_ylim(0, 1)
+    ax.legend()
+    return ax
 
 
 def shapes_task(n_train: int, n_test: int, *, size: int = 16, classes: int = 20, seed: int = 0):

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
 
-from ..train import Batches, evaluate, fit
+from ..data.targets import subsample_indices
+from ..train import Batches, fit
 
 STRATEGIES: tuple[str, ...] = ("scratch", "linear_probe", "finetune_last", "finetune_all", "random_features")
 
@@ -81,13 +82,28 @@ def extract(model: nn.Module, x: torch.Tensor, device: torch.device | str = "cpu
 
 @dataclass
 class Result:
-    """One trained strategy: test accuracy, final training error and cost."""
+    """One trained strategy: test accuracy, final training error, cost, and its test predictions."""
 
     strategy: str
     accuracy: float
     train_error: float
     steps: int
     seconds: float
+    predictions: torch.Tensor | None = field(default=None, repr=False)
+
+    def row(self) -> dict:
+        """The numbers, without the predictions (one row of ``compare``)."""
+        return {k: v for k, v in vars(self).items() if k != "predictions"}
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, device: torch.device | str = "cpu", batch_size: int = 500) -> torch.Tensor:
+    """The predicted class of every image in ``x`` (eval mode), on the CPU."""
+    was_training = model.training
+    model.eval()
+    out = torch.cat([model(x[i:i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(x), batch_size)])
+    model.train(was_training)
+    return out
 
 
 def _train(model: nn.Module, params: list[dict], x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor,
@@ -100,9 +116,10 @@ def _train(model: nn.Module, params: list[dict], x: torch.Tensor, y: torch.Tenso
     start = time.perf_counter()
     history = fit(model, train, optimizer, steps=steps, scheduler=scheduler, eval_every=1, device=device,
                   desc=strategy, show_progress=False)
-    _, error = evaluate(model, Batches(x_test, y_test, 500, shuffle=False), device)
+    predictions = predict(model, x_test, device)
+    error = (predictions != y_test.cpu()).sum().item() / len(y_test)
     tail = history.error[-max(1, len(train)):]  # the last pass over the training set
-    return Result(strategy, 1 - error, sum(tail) / len(tail), steps, time.perf_counter() - start)
+    return Result(strategy, 1 - error, sum(tail) / len(tail), steps, time.perf_counter() - start, predictions)
 
 
 def linear_probe(f_train: torch.Tensor, y_train: torch.Tensor, f_test: torch.Tensor, y_test: torch.Tensor,
@@ -169,6 +186,45 @@ def steps_for(n_train: int, epochs: int, batch_size: int = 32) -> int:
     return epochs * -(-n_train // batch_size)
 
 
+class Runner:
+    """Trains any strategy on ``target`` for a given training subset; the frozen networks'
+    features are computed once for the whole training pool and test set, then sliced."""
+
+    def __init__(self, model: nn.Module, build: Callable[[int], nn.Module], target, *, epochs: int,
+                 scratch_epochs: int, device: torch.device | str = "cpu") -> None:
+        self.model, self.build, self.target, self.device = model, build, target, device
+        self.epochs, self.scratch_epochs = epochs, scratch_epochs
+        self.f_pool, self.f_test = extract(model, target.x_train, device), extract(model, target.x_test, device)
+        self._random: dict[int, tuple[Features, Features]] = {}  # per seed: a random network's features
+
+    def run(self, strategy: str, labels_per_class: int, seed: int) -> Result:
+        """``strategy`` trained on ``labels_per_class`` images a class drawn with ``seed`` (``subsample_indices``)."""
+        t, k, device = self.target, self.target.num_classes, self.device
+        idx = subsample_indices(t.y_train, labels_per_class, seed=seed)
+        x, y = t.x_train[idx], t.y_train[idx]
+        steps = steps_for(len(y), self.epochs)
+        if strategy == "linear_probe":
+            return linear_probe(self.f_pool.pooled[-1][idx], y, self.f_test.pooled[-1], t.y_test, k, seed=seed,
+                                device=device)
+        if strategy == "random_features":
+            if seed not in self._random:
+                torch.manual_seed(seed)
+                rand = self.build(k)
+                self._random[seed] = extract(rand, t.x_train, device), extract(rand, t.x_test, device)
+            r_tr, r_te = self._random[seed]
+            return linear_probe(r_tr.pooled[-1][idx], y, r_te.pooled[-1], t.y_test, k, seed=seed, device=device,
+                                strategy="random_features")
+        if strategy == "finetune_last":
+            return finetune_last(self.model, self.f_pool.last_input[idx], y, self.f_test.last_input, t.y_test, k,
+                                 steps=steps, seed=seed, device=device)
+        if strategy == "finetune_all":
+            return finetune_all(self.model, x, y, t.x_test, t.y_test, k, steps=steps, seed=seed, device=device)
+        if strategy == "scratch":
+            return scratch(self.build, x, y, t.x_test, t.y_test, k, steps=steps_for(len(y), self.scratch_epochs),
+                           seed=seed, device=device)
+        raise ValueError(f"unknown strategy {strategy!r}; valid: {STRATEGIES}")
+
+
 def compare(model: nn.Module, build: Callable[[int], nn.Module], target, labels_per_class: list[int],
             seeds: list[int], *, epochs: int, scratch_epochs: int, strategies: tuple[str, ...] = STRATEGIES,
             device: torch.device | str = "cpu", progress_desc: str | None = None) -> list[dict]:
@@ -176,48 +232,52 @@ def compare(model: nn.Module, build: Callable[[int], nn.Module], target, labels_
 
     Fine-tuning runs get ``steps_for(n, epochs)`` steps; ``scratch`` gets ``scratch_epochs``
     (a budget it converges in: its final training error is in the rows). The pretrained
-    network's features are computed once for the whole training pool and sliced per subset.
-    Returns one row per run: target, labels_per_class, seed, strategy, accuracy, train_error,
-    steps, seconds.
+    network's features are computed once for the whole training pool and sliced per subset
+    (see ``Runner``). Returns one row per run: target, labels_per_class, seed, strategy,
+    accuracy, train_error, steps, seconds.
     """
-    from ..data.targets import subsample_indices
     from ..progress import progress
 
-    k = target.num_classes
-    f_pool, f_test = extract(model, target.x_train, device), extract(model, target.x_test, device)
-    random_feats: dict[int, tuple[Features, Features]] = {}  # per seed: a random network's features
+    for strategy in strategies:
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {strategy!r}; valid: {STRATEGIES}")
+    runner = Runner(model, build, target, epochs=epochs, scratch_epochs=scratch_epochs, device=device)
     runs = [(n, s) for n in labels_per_class for s in seeds]
     rows = []
     for n, seed in progress(runs, desc=progress_desc or f"{target.name}"):
-        idx = subsample_indices(target.y_train, n, seed=seed)
-        x, y = target.x_train[idx], target.y_train[idx]
-        steps = steps_for(len(y), epochs)
-        results = []
-        for strategy in strategies:
-            if strategy == "linear_probe":
-                results.append(linear_probe(f_pool.pooled[-1][idx], y, f_test.pooled[-1], target.y_test, k,
-                                            seed=seed, device=device))
-            elif strategy == "random_features":
-                if seed not in random_feats:
-                    torch.manual_seed(seed)
-                    rand = build(k)
-                    random_feats[seed] = extract(rand, target.x_train, device), extract(rand, target.x_test, device)
-                r_tr, r_te = random_feats[seed]
-                results.append(linear_probe(r_tr.pooled[-1][idx], y, r_te.pooled[-1], target.y_test, k, seed=seed,
-                                            device=device, strategy="random_features"))
-            elif strategy == "finetune_last":
-                results.append(finetune_last(model, f_pool.last_input[idx], y, f_test.last_input, target.y_test, k,
-                                             steps=steps, seed=seed, device=device))
-            elif strategy == "finetune_all":
-                results.append(finetune_all(model, x, y, target.x_test, target.y_test, k, steps=steps, seed=seed,
-                                            device=device))
-            elif strategy == "scratch":
-                results.append(scratch(build, x, y, target.x_test, target.y_test, k,
-                                       steps=steps_for(len(y), scratch_epochs), seed=seed, device=device))
-            else:
-                raise ValueError(f"unknown strategy {strategy!r}; valid: {STRATEGIES}")
-        rows += [{"target": target.name, "labels_per_class": n, "seed": seed, **vars(r)} for r in results]
+        rows += [{"target": target.name, "labels_per_class": n, "seed": seed, **runner.run(strategy, n, seed).row()}
+                 for strategy in strategies]
     return rows
+
+
+def usable_labels_per_class(targets, requested: Sequence[int]) -> tuple[list[int], list[str]]:
+    """``requested`` labels-per-class values that every target can give, and a note for each value reduced.
+
+    A value above a target's smallest class (in its training pool) becomes that class's size;
+    duplicates are dropped, the order kept. The notes name the target and the class.
+    """
+    values, notes = [], []
+    for n in requested:
+        used = n
+        for t in targets:
+            counts = torch.bincount(t.y_train, minlength=t.num_classes)
+            smallest = int(counts.argmin())
+            if used > counts[smallest]:
+                used = int(counts[smallest])
+                notes.append(f"labels_per_class {n} -> {used}: class {t.classes[smallest]!r} of {t.name!r} has only "
+                             f"{used} training images (add images to that class to run {n})")
+        if used < 1:
+            raise ValueError(f"class {t.classes[smallest]!r} of {t.name!r} has no training images")
+        if used not in values:
+            values.append(used)
+    return values, notes
+
+
+def confusion(y_true: torch.Tensor, y_pred: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """The confusion matrix: ``[i, j]`` counts test images of class ``i`` predicted as ``j`` (scikit-learn's)."""
+    from sklearn.metrics import confusion_matrix
+
+    return torch.as_tensor(confusion_matrix(y_true.cpu().numpy(), y_pred.cpu().numpy(), labels=range(num_classes)))
 
 
 @dataclass(frozen=True)
@@ -247,6 +307,10 @@ def best_strategy(summary: dict[tuple[str, int, str], Summary], target: str, lab
                   among: tuple[str, ...] = STRATEGIES) -> str:
     """The strategy with the highest mean accuracy on ``target`` at ``labels_per_class``."""
     candidates = [s for s in among if (target, labels_per_class, s) in summary]
+    if not candidates:
+        ran = sorted({(t, n) for t, n, _ in summary})
+        raise KeyError(f"no results for target {target!r} at {labels_per_class} labels/class among {list(among)}; "
+                       f"the summary has (target, labels_per_class): {ran}")
     return max(candidates, key=lambda s: summary[(target, labels_per_class, s)].mean)
 
 
@@ -260,8 +324,6 @@ def stage_probes(model: nn.Module, build: Callable[[int], nn.Module], target, la
     Returns ``{"pretrained": (seeds, stages), "random": (seeds, stages)}`` test accuracies; seed
     ``s`` draws the training subset and initialises the random network.
     """
-    from ..data.targets import subsample_indices
-
     k = target.num_classes
     pre = extract(model, target.x_train, device), extract(model, target.x_test, device)
     out: dict[str, list[list[float]]] = {"pretrained": [], "random": []}

@@ -99,23 +99,40 @@ class FromUnitRange(nn.Module):
         return ((x + 1) / 2 - self.mean) / self.std
 
 
+def imagenet_checkpoint() -> Path:
+    """Where torch hub caches the ImageNet ResNet-18 weights: ``$TORCH_HOME/hub/checkpoints/<url's file name>``."""
+    from torchvision.models import ResNet18_Weights
+
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(ResNet18_Weights.IMAGENET1K_V1.url).name
+
+
 def load_imagenet_resnet18() -> tuple[nn.Module, dict[str, Any]]:
-    """torchvision's ResNet-18 with ``ResNet18_Weights.IMAGENET1K_V1`` (cached, or downloaded).
+    """torchvision's ResNet-18 with ``ResNet18_Weights.IMAGENET1K_V1``, from the torch hub cache
+    (``imagenet_checkpoint()``) or downloaded there once.
 
     The stem conv is preceded by ``FromUnitRange`` so the model takes ``[-1, 1]`` images like
-    every other zoo model. Offline without a cached copy: ``ZooError`` pointing at the shipped model.
+    every other zoo model. Offline without a cached copy: ``ZooError`` at once (the server is
+    probed for a few seconds first), pointing at the cache path and the shipped model.
     """
     from torchvision.models import ResNet18_Weights, resnet18
 
+    from ..data import online
+
     weights = ResNet18_Weights.IMAGENET1K_V1
+    cached = imagenet_checkpoint()
+
+    def offline(why: str) -> ZooError:
+        return ZooError(
+            f"torchvision's ImageNet weights are not in the torch hub cache ({cached}) and cannot be downloaded "
+            f"from {weights.url}: {why}. They are needed once (or copy the file to that path). Offline, use the "
+            f"shipped model instead: {shipped() or ['shapes_resnet8']} (lesson parameter weights='shapes_resnet8')")
+
+    if not cached.is_file() and not online.reachable(weights.url):
+        raise offline("the server is not reachable")
     try:
-        model = resnet18(weights=weights)
+        model = resnet18(weights=weights)  # reads the cached file if there, without a network access
     except (OSError, RuntimeError) as exc:  # URLError is an OSError; a failed hash check a RuntimeError
-        cache = Path(torch.hub.get_dir()) / "checkpoints"
-        raise ZooError(
-            f"could not download torchvision's ImageNet weights ({weights.url}): {exc}. They are needed once, "
-            f"then cached in {cache}. Offline, use the shipped model instead: {shipped() or ['shapes_resnet8']} "
-            "(lesson parameter weights='shapes_resnet8')") from exc
+        raise offline(f"{type(exc).__name__}: {exc}") from exc
     model.conv1 = nn.Sequential(FromUnitRange(), model.conv1)
     meta = {"name": IMAGENET, "source": f"torchvision {weights}", "url": weights.url,
             "input": {"size": 224, "channels": 3, "range": [-1, 1]},
