@@ -40,22 +40,10 @@ NBVAL_MARKER = re.compile(r"^\s*#\s*NBVAL_[A-Z_]+\s*$")
 # ----------------------------------------------------------------------------- lesson metadata
 
 def _registry() -> dict[str, Any]:
-    """``{lesson id: Lesson}`` from the lesson registry (new location first, then the old one).
+    """``{lesson id: Lesson}`` from the lesson registry (``cnnlessons.course.lessons``)."""
+    from cnnlessons.course.lessons import all_lessons
 
-    The site still builds without it (titles then come from the notebooks' first heading)."""
-    try:
-        from cnnlessons.course.lessons import all_lessons
-    except ImportError:
-        try:
-            from cnnlessons.lessons import all_lessons
-        except ImportError as error:
-            print(f"book: no lesson registry ({error}); using the notebooks' headings", file=sys.stderr)
-            return {}
-    try:
-        return {lesson.id: lesson for lesson in all_lessons()}
-    except Exception as error:  # a registry mid-edit must not stop the website
-        print(f"book: the lesson registry failed ({error!r}); using the notebooks' headings", file=sys.stderr)
-        return {}
+    return {lesson.id: lesson for lesson in all_lessons()}
 
 
 def presets_of(lesson: Any) -> dict[str, dict[str, Any]]:

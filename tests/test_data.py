@@ -1,14 +1,12 @@
 """The transfer lesson's data: procedural source, offline targets, subsampling, opt-in online data."""
 from __future__ import annotations
 
-from urllib.error import URLError
-
 import numpy as np
 import pytest
 import torch
 
 from cnnlessons.data import (CLASS_NAMES, SIMILAR_CLASSES, SOURCE_CLASSES, digits_target, make_shapes,
-                             similar_target, subsample, subsample_indices)
+                             per_class_indices, similar_target, subsample, subsample_indices)
 from cnnlessons.data import online
 
 
@@ -72,15 +70,20 @@ def test_target_subsample_keeps_the_test_set():
     assert len(s.y_train) == 24 and torch.equal(s.x_test, t.x_test)
 
 
-def test_online_dataset_offline_names_the_offline_choices(monkeypatch, tmp_path):
-    def no_network(root, train, download):
-        raise URLError("no route to host")
-
-    monkeypatch.setitem(online.TORCHVISION, "cifar10", no_network)
-    with pytest.raises(online.OfflineError, match="'similar', 'digits'"):
-        online.load_online("cifar10", size=8, root=tmp_path)
+def test_unknown_dataset_name_lists_the_choices():
     with pytest.raises(ValueError, match="neither"):
         online.load_online("imagenet-21k", size=8)
+
+
+def test_digits_split_and_subsample_use_the_one_per_class_sampler():
+    """digits' test split is ``per_class_indices`` with its fixed seed (the lesson's numbers unchanged)."""
+    from sklearn.datasets import load_digits
+
+    y = torch.tensor(load_digits().target)
+    test = per_class_indices(y, 50, seed=1_000_003)
+    t = digits_target(size=8)
+    assert torch.equal(t.y_test, y[test])
+    assert torch.equal(subsample_indices(y, 7, seed=2), per_class_indices(y, 7, seed=2))
 
 
 def test_image_folder_is_loaded_resized_and_split(tmp_path):
@@ -89,12 +92,12 @@ def test_image_folder_is_loaded_resized_and_split(tmp_path):
     rng = np.random.default_rng(0)
     for cls, value in (("cats", 30), ("dogs", 220)):
         (tmp_path / cls).mkdir()
-        for i in range(7):
+        for i in range(8):
             pixels = np.full((20, 12, 3), value, dtype=np.uint8) + rng.integers(0, 5, (20, 12, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(tmp_path / cls / f"{i}.png")
-    t = online.load_online(str(tmp_path), size=8, train_per_class=4, test_per_class=2)
+    t = online.load_online(str(tmp_path), size=8)
     assert t.classes == ("cats", "dogs")
-    assert t.x_train.shape == (8, 3, 8, 8) and t.x_test.shape == (4, 3, 8, 8)
+    assert t.x_train.shape == (8, 3, 8, 8) and t.x_test.shape == (8, 3, 8, 8)  # 8 a class: 4 held out (half)
     assert torch.bincount(t.y_train).tolist() == [4, 4]
     dark = t.x_train[t.y_train == 0].mean().item()
-    assert abs(dark - (30 / 255 * 2 - 1)) < 0.05  # pixel 30 -> 30/255 scaled to [-1, 1]
+    assert abs(dark - (32 / 255 * 2 - 1)) < 0.05  # pixels 30..34 -> about 32/255 scaled to [-1, 1]

@@ -129,13 +129,16 @@ LESSONS: tuple[Lesson, ...] = (
         "ResNet-18/34/50 against the notes; the training recipe and its ablation; SE overhead.",
         {"seed": SEED, "device": DEVICE, "depths": IntList(item=Int(min=8, max=110)),
          "steps": Int(min=10, max=100_000), "seeds": IntList(item=Int(min=0)), "batch_size": Int(min=1, max=1024)},
-        presets={"demo": {"steps": 150, "seeds": [0], "depths": [32]}},
+        presets={"demo": {"steps": 150, "seeds": [0], "depths": [32]},
+                 "full": {"steps": 600, "seeds": [0, 1, 2], "depths": [8, 32, 56]}},
+        recorded=True,
     ),
     Lesson(
         "05_transfer_learning",
         "Transfer learning: a model zoo that works offline, five strategies, and when pretraining helps",
         "Model zoos, the shipped pretrained ResNet, linear probe vs fine-tuning vs scratch on similar and "
-        "different data, accuracy vs labels per class, per-stage probes, the CS231n table.",
+        "different data or your own image folder, accuracy vs labels per class, per-stage probes, the CS231n "
+        "table, the best strategy's confusion matrix.",
         {"seed": SEED, "device": DEVICE,
          "weights": Choice(choices=("shapes_resnet8", "imagenet_resnet18", "none"),
                            aliases={"shipped": "shapes_resnet8", "imagenet": "imagenet_resnet18"}),
@@ -148,9 +151,11 @@ LESSONS: tuple[Lesson, ...] = (
         "06_architecture_tour",
         "The architecture tour: ImageNet winners from AlexNet to SENet, measured",
         "ILSVRC timeline; AlexNet, ZFNet, VGG, GoogLeNet, ResNets and SE-ResNet-50 built without weights: "
-        "depth, parameters, multiply-adds and receptive fields next to published figures.",
+        "depth, parameters, multiply-adds and receptive fields next to published figures; then the whole "
+        "torchvision zoo (80 classifiers) counted and its CNNs' receptive fields computed: top-1 against "
+        "multiply-adds with the Pareto front.",
         {"seed": SEED, "device": DEVICE, "input_size": Int(min=64, max=512)},
-        presets={"demo": {"input_size": 224}},
+        presets={"demo": {"input_size": 224}, "full": {"input_size": 320}},
     ),
 )
 

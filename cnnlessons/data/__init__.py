@@ -1,9 +1,10 @@
 """Datasets for the lessons, offline by default."""
 from .folder import FolderError, load_folder
+from .online import OfflineError, load_online, load_target
 from .procedural import CLASS_NAMES, SHAPES, make_shapes
 from .targets import (OFFLINE_TARGETS, SIMILAR_CLASSES, SOURCE_CLASSES, TargetData, digits_target,
-                      load_target, per_class_indices, similar_target, subsample, subsample_indices)
+                      per_class_indices, similar_target, subsample, subsample_indices)
 
-__all__ = ["CLASS_NAMES", "SHAPES", "make_shapes", "FolderError", "load_folder",
+__all__ = ["CLASS_NAMES", "SHAPES", "make_shapes", "FolderError", "load_folder", "OfflineError", "load_online",
            "OFFLINE_TARGETS", "SIMILAR_CLASSES", "SOURCE_CLASSES", "TargetData", "digits_target",
            "load_target", "per_class_indices", "similar_target", "subsample", "subsample_indices"]

@@ -86,7 +86,7 @@ def to_tensor(images: list, size: int) -> torch.Tensor:
     transform = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Resize(size, antialias=True),
                             v2.CenterCrop(size)])
     x = torch.stack([transform(img.convert("RGB") if hasattr(img, "convert") else img) for img in images])
-    return (x - 0.5) / 0.5
+    return (x.clamp(0, 1) - 0.5) / 0.5
 
 
 def _decode(files: list[Path], labels: list[int], size: int, skipped: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,7 +102,7 @@ def _decode(files: list[Path], labels: list[int], size: int, skipped: list[str])
     return to_tensor(images, size), torch.tensor(kept)
 
 
-def test_counts(class_sizes: list[int], test_fraction: float = TEST_FRACTION, min_test: int = MIN_TEST_PER_CLASS,
+def held_out_counts(class_sizes: list[int], test_fraction: float = TEST_FRACTION, min_test: int = MIN_TEST_PER_CLASS,
                 max_test: int = MAX_TEST_PER_CLASS) -> list[int]:
     """Test images held out of each class: ``test_fraction`` of it, at least ``min_test``, at most half
     the class (so training keeps the other half) and at most ``max_test``."""
@@ -124,7 +124,7 @@ def load_folder(path: str | os.PathLike, *, size: int = 32, test_fraction: float
     if small:
         raise FolderError(f"in {path}, class {', '.join(small)} has fewer than 2 images: each class needs at least "
                           "one to train on and one to test on (a few dozen to compare strategies)")
-    n_test = test_counts(sizes, test_fraction, min_test_per_class, max_test_per_class)
+    n_test = held_out_counts(sizes, test_fraction, min_test_per_class, max_test_per_class)
     test_idx = per_class_indices(y, n_test, seed=_SPLIT_SEED)
     rest = torch.ones(len(y), dtype=torch.bool)
     rest[test_idx] = False

@@ -21,7 +21,7 @@ import torch
 
 from ..paths import data_dir
 from .folder import load_folder, to_tensor
-from .targets import OFFLINE_TARGETS, TargetData, per_class_indices
+from .targets import OFFLINE_TARGETS, TargetData, digits_target, per_class_indices, similar_target
 
 _SPLIT_SEED = 1_000_004
 
@@ -133,3 +133,17 @@ def load_online(name: str, *, size: int = 224, train_per_class: int = 100, test_
     return TargetData(name, classes, x_tr, y_tr, x_te, y_te,
                       notes=(f"{name}: the first {train_per_class} training and {test_per_class} test images of "
                              "each class in a fixed seeded order",))
+
+
+def load_target(name: str, size: int = 32) -> TargetData:
+    """An offline target by name (``OFFLINE_TARGETS``), a torchvision dataset name or an image folder.
+
+    Names other than the offline ones go to ``load_online`` (a folder is read by
+    ``cnnlessons.data.folder``; a torchvision dataset needs the internet the first time, or the
+    data already under ``data/online/``).
+    """
+    if name == "similar":
+        return similar_target(size)
+    if name == "digits":
+        return digits_target(size)
+    return load_online(name, size=size)

@@ -10,8 +10,8 @@ from .targets import TargetData
 
 
 def as_image(x: torch.Tensor) -> torch.Tensor:
-    """One ``[-1, 1]`` image (3, H, W) as (H, W, 3) in ``[0, 1]`` for ``imshow``."""
-    return ((x.permute(1, 2, 0) + 1) / 2).clamp(0, 1)
+    """One ``[-1, 1]`` image (3, H, W) as a NumPy (H, W, 3) array in ``[0, 1]`` for ``imshow``."""
+    return ((x.permute(1, 2, 0) + 1) / 2).clamp(0, 1).numpy()
 
 
 def show_examples(target: TargetData, per_class: int = 4, max_classes: int = 10):

@@ -135,19 +135,3 @@ def digits_target(size: int = 32, test_per_class: int = 50) -> TargetData:
     test[per_class_indices(y, test_per_class, seed=_DIGITS_SPLIT_SEED)] = True
     classes = tuple(str(d) for d in range(10))
     return TargetData("digits", classes, x[~test], y[~test], x[test], y[test])
-
-
-def load_target(name: str, size: int = 32) -> TargetData:
-    """An offline target by name (``OFFLINE_TARGETS``), a torchvision dataset name or an image folder.
-
-    Names other than the offline ones go to ``cnnlessons.data.online`` (a folder is read by
-    ``cnnlessons.data.folder``; a torchvision dataset needs the internet the first time, or the
-    data already under ``data/online/``).
-    """
-    if name == "similar":
-        return similar_target(size)
-    if name == "digits":
-        return digits_target(size)
-    from .online import load_online
-
-    return load_online(name, size=size)

@@ -176,6 +176,24 @@ def family(name: str) -> str:
     return next((f for f in _FAMILIES if name.startswith(f)), name)
 
 
+GROUPS: dict[str, tuple[str, ...]] = {
+    "2012-2014 classics": ("alexnet", "vgg", "googlenet", "inception_v3", "squeezenet"),
+    "ResNet and variants": ("resnet", "resnext", "wide_resnet"),
+    "DenseNet": ("densenet",),
+    "mobile (MobileNet, MnasNet, ShuffleNet)": ("mobilenet_v2", "mobilenet_v3", "mnasnet", "shufflenet_v2"),
+    "EfficientNet": ("efficientnet", "efficientnet_v2"),
+    "RegNet": ("regnet_x", "regnet_y"),
+    "ConvNeXt": ("convnext",),
+    "transformers (ViT, Swin, MaxViT)": TRANSFORMER_FAMILIES,
+}
+
+
+def group(name: str) -> str:
+    """The ``GROUPS`` entry (a few families of one design line) of a torchvision model name."""
+    fam = family(name)
+    return next(g for g, families in GROUPS.items() if fam in families)
+
+
 class _ParametersOnMeta(torch.overrides.TorchFunctionMode):
     """Puts new tensors made without a device (parameters, buffers) on ``meta``, so that a
     model builder that computes its layout with real tensors (RegNet's widths) still works."""

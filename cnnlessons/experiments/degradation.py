@@ -109,9 +109,10 @@ class DegradationResult:
         return plot_curves(self.curves(), ax, chance=chance)
 
 
-def plot_curves(curves: dict[str, dict[str, list]], ax=None, chance: float | None = None):
-    """Training error (train mode, per evaluation window) against steps: one colour per net,
-    dashed plain and solid residual, thin lines per seed, a thick line for the mean over seeds."""
+def plot_curves(curves: dict[str, dict[str, list]], ax=None, chance: float | None = None,
+                ylabel: str = "training error"):
+    """Error curves against steps (``{"name": {"step": [...], "error": [[seed 0], ...]}}``): one
+    colour per name, dashed for plain nets, thin lines per seed, a thick line for their mean."""
     import matplotlib.pyplot as plt
 
     ax = ax or plt.gca()
@@ -124,7 +125,7 @@ def plot_curves(curves: dict[str, dict[str, list]], ax=None, chance: float | Non
     if chance is not None:
         ax.axhline(chance, color="grey", lw=0.8, ls=":", label="chance")
     ax.set_xlabel("SGD step")
-    ax.set_ylabel("training error")
+    ax.set_ylabel(ylabel)
     ax.set_ylim(0, 1)
     ax.legend()
     return ax
