@@ -41,55 +41,14 @@ def bf16_peak_tflops(device_name: str) -> float | None:
     return None
 
 
-def hook_forward_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
-    """Multiply-adds of one forward pass of ``model`` per input item, counted with hooks.
-
-    Conv2d: ``H_out * W_out * C_out * (C_in / groups) * k_h * k_w``; Linear:
-    ``in_features * out_features`` per output row. Normalisation, activations, pooling and
-    additions are not multiply-adds of a matrix product and are left out (they are a few
-    percent of the work and run off the tensor cores).
-    """
-    total = 0
-    batch = input_shape[0]
-
-    def conv_hook(module: nn.Conv2d, _inputs: Any, output: torch.Tensor) -> None:
-        nonlocal total
-        kh, kw = module.kernel_size
-        total += output.numel() * (module.in_channels // module.groups) * kh * kw
-
-    def linear_hook(module: nn.Linear, _inputs: Any, output: torch.Tensor) -> None:
-        nonlocal total
-        total += output.numel() * module.in_features
-
-    handles = []
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            handles.append(m.register_forward_hook(conv_hook))
-        elif isinstance(m, nn.Linear):
-            handles.append(m.register_forward_hook(linear_hook))
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros(input_shape, device=next(model.parameters()).device))
-    finally:
-        model.train(was_training)
-        for h in handles:
-            h.remove()
-    return total // batch
-
-
 def forward_macs(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[int, str]:
-    """Forward multiply-adds per item of ``input_shape`` (batch first) and where the count came
-    from: ``cnnlessons.analysis.cost.count`` (``Cost.macs``, per image) when it is there, in eval mode so
-    no BN statistics move; otherwise the hook count above."""
-    try:
-        from cnnlessons.analysis import count
-    except ImportError:
-        return hook_forward_macs(model, input_shape), "hooks (benchmarks.flops)"
+    """Forward multiply-adds per item of ``input_shape`` (batch first), counted by the course's
+    counter (``cnnlessons.analysis.count``) in eval mode, so no BN statistics move; and its name."""
+    from cnnlessons.analysis import count
+
     was_training = model.training
     try:
         model.eval()
-        return int(count(model, tuple(input_shape[1:])).macs), "cnnlessons.analysis.cost.count"
+        return int(count(model, tuple(input_shape[1:])).macs), "cnnlessons.analysis.count"
     finally:
         model.train(was_training)

@@ -31,3 +31,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
                 f"on this machine (torch {torch.__version__}). Run the tests without CNNLESSONS_DEVICE to use "
                 "the CPU.\n")
             pytest.exit("GPU mode requested but CUDA is not available", returncode=3)
+
+
+def new_tab(browser) -> tuple:
+    """A fresh browser context and page (1400x1000) and the list its JavaScript errors go to."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    page.on("console", lambda msg: errors.append(f"console.{msg.type}: {msg.text}") if msg.type == "error" else None)
+    return context, page, errors

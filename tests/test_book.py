@@ -31,6 +31,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the book/ package lives at the top of the checkout
 from book import build as book  # noqa: E402
+from conftest import new_tab  # noqa: E402
 
 NOTEBOOKS_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(p for p in NOTEBOOKS_DIR.glob("*.ipynb") if not p.name.startswith("."))  # as the shell globs
@@ -201,12 +202,7 @@ class Tab:
 
     def __init__(self, browser_site) -> None:
         self.base, browser = browser_site
-        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
-        self.page.on("console", lambda msg: self.errors.append(f"console.{msg.type}: {msg.text}")
-                     if msg.type == "error" else None)
+        self.context, self.page, self.errors = new_tab(browser)
         self.page.on("response", lambda r: self.errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
         self.page.route("**/*", self._route)
 

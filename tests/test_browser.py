@@ -26,6 +26,7 @@ import nbformat
 import pytest
 
 from cnnlessons.paths import checkout, notebooks_dir
+from conftest import new_tab
 
 REPO_ROOT, NOTEBOOKS_DIR = checkout(), notebooks_dir()
 
@@ -145,12 +146,7 @@ class Page:
 
     def __init__(self, lab, name: str) -> None:
         self.url, browser, self.root = lab
-        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
-        self.page.on("console", lambda msg: self.errors.append(f"console.{msg.type}: {msg.text}")
-                     if msg.type == "error" else None)
+        self.context, self.page, self.errors = new_tab(browser)
         # A fresh workspace per tab: otherwise JupyterLab reopens the notebooks of earlier tabs.
         workspace = f"w{next(_WORKSPACES)}"
         self.page.goto(f"{self.url}/lab/workspaces/{workspace}/tree/notebooks/{name}?reset",

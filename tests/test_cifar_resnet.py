@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnlessons.models import SEBlock, cifar_resnet
-from cnnlessons.models.cifar_resnet import BasicBlock, PadShortcut, count_parameters
+from cnnlessons.analysis import count_parameters
+from cnnlessons.models.cifar_resnet import BasicBlock, PadShortcut
 
 
 def _hand_count(n: int, num_classes: int = 10, widths=(16, 32, 64)) -> int:

@@ -34,7 +34,7 @@ def test_parameters_cell_matches_the_declared_specs(lesson):
     assert {"seed", "device"} <= set(defaults)
     assert list(defaults) == list(lesson.valid), "parameters cell and course/lessons.py name different parameters"
     validate(lesson.valid, defaults)  # the defaults themselves are valid
-    assert "demo" in lesson.presets
+    assert {"demo", "full"} <= set(lesson.presets), "every lesson names a demo and a full preset"
     for name, preset in lesson.presets.items():  # and so is every preset
         validate(lesson.valid, {**defaults, **preset})
 

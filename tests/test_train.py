@@ -83,3 +83,32 @@ def test_smoothed_is_a_trailing_mean():
 
     h = History(loss=[4.0, 2.0, 0.0, 2.0])
     assert h.smoothed("loss", window=2) == [4.0, 3.0, 1.0, 1.0]
+
+
+def test_fit_and_evaluate_default_to_the_models_device():
+    """No silent move back to the CPU: without device=, a model trains where its parameters are."""
+    import inspect
+
+    from cnnlessons.train import _model_device
+
+    assert _model_device(nn.Linear(2, 2).to("meta")) == torch.device("meta")
+    assert _model_device(nn.ReLU()) == torch.device("cpu")  # no parameters: the CPU
+    assert inspect.signature(fit).parameters["device"].default is None
+    assert inspect.signature(evaluate).parameters["device"].default is None
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True])
+def test_fit_refuses_a_meaningless_eval_every(bad):
+    from cnnlessons.train import Batches, fit
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    data = Batches(torch.randn(8, 1, 2, 2), torch.randint(0, 2, (8,)), 4)
+    with pytest.raises(ValueError, match="eval_every"):
+        fit(model, data, torch.optim.SGD(model.parameters(), lr=0.1), steps=2, eval_every=bad, show_progress=False)
+
+
+def test_evaluate_on_no_data_is_a_clear_error():
+    from cnnlessons.train import evaluate
+
+    with pytest.raises(ValueError, match="no examples"):
+        evaluate(torch.nn.Linear(2, 2), [])

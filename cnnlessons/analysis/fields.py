@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Union
 
+from ..io import markdown_table
+
 Pair = tuple[int, int]
 IntOrPair = Union[int, Pair]
 
@@ -139,9 +141,7 @@ class ReceptiveField:
         if not rows:
             return ""
         head = list(rows[0])
-        lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-        lines += ["| " + " | ".join(str(r[h]) for h in head) + " |" for r in rows]
-        return "\n".join(lines)
+        return markdown_table(head, [[r[h] for h in head] for r in rows])
 
     def __str__(self) -> str:
         gates = f"; {len(self.ignored_gates)} global-context gates ignored" if self.ignored_gates else ""

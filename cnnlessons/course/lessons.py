@@ -90,7 +90,7 @@ LESSONS: tuple[Lesson, ...] = (
         "Welcome: how the course works, an environment check and a map of the lessons",
         "What the course is, how to run it (JupyterLab, papermill, GPU), environment check.",
         {"seed": SEED, "device": DEVICE},
-        presets={"demo": {}},
+        presets={"demo": {}, "full": {}},  # nothing here grows with compute: every preset is the default
     ),
     Lesson(
         "01_receptive_fields",
@@ -99,7 +99,8 @@ LESSONS: tuple[Lesson, ...] = (
         "(AlexNet 195, VGG-16 212, ResNets); effective fields grow like sqrt(depth); an explorer.",
         {"seed": SEED, "device": DEVICE, "channels": Int(min=1, max=2048), "max_depth": Int(min=6, max=64),
          "n_inits": Int(min=1, max=64), "n_inputs": Int(min=4, max=256)},
-        presets={"demo": {"max_depth": 6, "n_inits": 2, "n_inputs": 4}},
+        presets={"demo": {"max_depth": 6, "n_inits": 2, "n_inputs": 4},
+                 "full": {"max_depth": 24, "n_inits": 8, "n_inputs": 16}},
     ),
     Lesson(
         "02_inception_bottleneck",
@@ -107,7 +108,7 @@ LESSONS: tuple[Lesson, ...] = (
         "Multiply-adds of the naive and bottleneck Inception modules by hand and by a counter; the slide's "
         "358M checked; cost vs bottleneck width; measured forward time; GoogLeNet vs AlexNet and VGG-16.",
         {"seed": SEED, "device": DEVICE, "batch_size": Int(min=1, max=256), "repeats": Int(min=1, max=200)},
-        presets={"demo": {"batch_size": 2, "repeats": 3}},
+        presets={"demo": {"batch_size": 2, "repeats": 3}, "full": {"batch_size": 32, "repeats": 25}},
     ),
     Lesson(
         "03_residual_identity",
@@ -145,7 +146,9 @@ LESSONS: tuple[Lesson, ...] = (
          "dataset": ChoiceOrPath(choices=("offline", "similar", "digits", "cifar10", "flowers102", "oxford_pets")),
          "labels_per_class": IntList(item=Int(min=1, max=100)), "epochs": Int(min=1, max=500),
          "seeds": IntList(item=Int(min=0), min_len=2)},
-        presets={"demo": {"labels_per_class": [5], "seeds": [0, 1], "epochs": 6}},
+        presets={"demo": {"labels_per_class": [5], "seeds": [0, 1], "epochs": 6},
+                 "full": {"labels_per_class": [5, 20, 50], "seeds": [0, 1, 2, 3, 4]}},
+        recorded=True,
     ),
     Lesson(
         "06_architecture_tour",

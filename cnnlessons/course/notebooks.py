@@ -27,20 +27,25 @@ QUIET_ENVIRONMENT = {"TQDM_DISABLE": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
 
 
 @contextmanager
-def quiet_environment() -> Iterator[dict[str, str]]:
-    """While executing lessons: no progress bars (they hold timings) and no debugger warnings
-    in committed outputs. The kernel inherits this process's environment, so it is set here
-    and restored afterwards."""
-    saved = {name: os.environ.get(name) for name in QUIET_ENVIRONMENT}
-    os.environ.update(QUIET_ENVIRONMENT)
+def temporary_environment(**values: str) -> Iterator[None]:
+    """Set environment variables for the duration of a block, then restore the caller's values.
+    Kernels started inside the block inherit them."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
-        yield dict(QUIET_ENVIRONMENT)
+        yield
     finally:
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def quiet_environment():
+    """While executing lessons: no progress bars (they hold timings) and no debugger warnings
+    in committed outputs."""
+    return temporary_environment(**QUIET_ENVIRONMENT)
 
 
 def execute(notebook: str | os.PathLike, output: str | os.PathLike | None = None,

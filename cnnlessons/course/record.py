@@ -14,29 +14,14 @@ import platform
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..claims import REPORT_ENV
 from ..paths import build_dir
 from ..records import RECORD_ENV, write_record
 from .runs import failed_path, find_lesson, lesson_parameters, shown
-
-
-@contextmanager
-def _environment(**values: str) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def hardware() -> dict[str, Any]:
@@ -62,7 +47,7 @@ def versions() -> dict[str, str]:
 def cmd_record(args: argparse.Namespace) -> int:
     from papermill.exceptions import PapermillExecutionError
 
-    from .notebooks import execute
+    from .notebooks import execute, temporary_environment
 
     lesson = find_lesson(args.lesson)
     overrides = {"device": args.device} if args.device else {}
@@ -76,7 +61,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         record, report = Path(tmp) / "record.json", Path(tmp) / "report.json"
         start = time.perf_counter()
         try:
-            with _environment(**{RECORD_ENV: str(record), REPORT_ENV: str(report)}):
+            with temporary_environment(**{RECORD_ENV: str(record), REPORT_ENV: str(report)}):
                 execute(lesson.notebook, output=output, parameters=parameters, progress=not args.quiet,
                         keep_failed=failed_path(output), timeout=6 * 3600)
         except PapermillExecutionError as exc:

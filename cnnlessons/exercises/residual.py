@@ -9,7 +9,8 @@ import math
 from torch import nn
 from torchvision.models.resnet import Bottleneck
 
-from ..models.cifar_resnet import cifar_resnet, count_parameters
+from ..analysis.cost import count_parameters
+from ..models.cifar_resnet import cifar_resnet
 from ..models.se import SEBlock
 from . import Exercise, equals
 

@@ -27,20 +27,13 @@ import torch
 from torch import nn
 
 from ..data.targets import subsample_indices
+from ..models.stages import residual_stages
 from ..train import Batches, fit
 
 STRATEGIES: tuple[str, ...] = ("scratch", "linear_probe", "finetune_last", "finetune_all", "random_features")
 
 
-def stages(model: nn.Module) -> list[nn.Module]:
-    """The residual stages ``layer1, layer2, ...`` of a ResNet (CIFAR or torchvision)."""
-    found, i = [], 1
-    while hasattr(model, f"layer{i}"):
-        found.append(getattr(model, f"layer{i}"))
-        i += 1
-    if not found:
-        raise ValueError(f"{type(model).__name__} has no stages layer1, layer2, ...; expected a ResNet")
-    return found
+stages = residual_stages  # the residual stages layer1, layer2, ... of a ResNet
 
 
 @dataclass

@@ -7,8 +7,8 @@ from .cifar_resnet import cifar_resnet
 from .inception import Inception, inception_module
 from .se import SEBlock
 from .se_resnet import se_resnet50, with_se
-from .stages import StageInfo, resnet_stages
+from .stages import StageInfo, residual_stages, resnet_stages
 from .zfnet import alexnet_dense, zfnet
 
 __all__ = ["Inception", "SEBlock", "StageInfo", "alexnet_dense", "cifar_resnet", "inception_module",
-           "resnet_stages", "se_resnet50", "with_se", "zfnet"]
+           "residual_stages", "resnet_stages", "se_resnet50", "with_se", "zfnet"]

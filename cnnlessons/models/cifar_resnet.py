@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .se import SEBlock
+from .stages import residual_stages
 
 INITS = ("he", "small")
 
@@ -121,8 +122,9 @@ class CifarResNet(nn.Module):
             for i in range(n)])
 
     @property
-    def stages(self) -> tuple[nn.Sequential, nn.Sequential, nn.Sequential]:
-        return self.layer1, self.layer2, self.layer3
+    def stages(self) -> tuple[nn.Sequential, ...]:
+        """The three stages, ``layer1..layer3``."""
+        return tuple(residual_stages(self))
 
     @property
     def depth(self) -> int:
@@ -191,10 +193,5 @@ def cifar_resnet(depth: int, shortcuts: bool = True, zero_init_residual: bool = 
     return model
 
 
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters, ``sum(p.numel())``."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-__all__ = ["BasicBlock", "CifarResNet", "PadShortcut", "cifar_resnet", "conv3x3", "count_parameters",
+__all__ = ["BasicBlock", "CifarResNet", "PadShortcut", "cifar_resnet", "conv3x3",
            "init_weights"]

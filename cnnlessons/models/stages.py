@@ -19,11 +19,22 @@ class StageInfo:
     first_stride: int
 
 
+def residual_stages(model: nn.Module) -> list[nn.Sequential]:
+    """The residual stages ``layer1, layer2, ...`` of a ResNet (the CIFAR ones or torchvision's)."""
+    found, i = [], 1
+    while hasattr(model, f"layer{i}"):
+        found.append(getattr(model, f"layer{i}"))
+        i += 1
+    if not found:
+        raise ValueError(f"{type(model).__name__} has no stages layer1, layer2, ...; expected a ResNet")
+    return found
+
+
 def resnet_stages(model: nn.Module) -> list[StageInfo]:
-    """Describe ``layer1..layer4`` of a torchvision ResNet, read from its modules."""
+    """Describe the stages (``layer1..layer4``) of a torchvision ResNet, read from its modules."""
     stages = []
-    for name in ("layer1", "layer2", "layer3", "layer4"):
-        layer = getattr(model, name)
+    for i, layer in enumerate(residual_stages(model), 1):
+        name = f"layer{i}"
         first = layer[0]
         shortcut = set(first.downsample.modules()) if first.downsample is not None else set()
         convs = [m for m in first.modules() if isinstance(m, nn.Conv2d) and m not in shortcut]
