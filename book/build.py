@@ -47,14 +47,8 @@ def _registry() -> dict[str, Any]:
 
 
 def presets_of(lesson: Any) -> dict[str, dict[str, Any]]:
-    """Named presets of a lesson: new registry ``.presets`` ({name: params}), old ``.demo``."""
-    presets = getattr(lesson, "presets", None)
-    if isinstance(presets, dict):
-        return {str(name): dict(values or {}) for name, values in presets.items()}
-    demo = getattr(lesson, "demo", None)
-    if isinstance(demo, dict):
-        return {"demo": dict(demo)}
-    return {}
+    """A lesson's named presets, ``{name: parameters}`` (none for a notebook the registry lacks)."""
+    return {str(name): dict(values or {}) for name, values in getattr(lesson, "presets", {}).items()}
 
 
 def run_times(results: Path) -> dict[str, float]:
@@ -134,7 +128,6 @@ class LessonPage:
     claims: int | None
     widgets: bool
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
-    presets_flag: bool = True  # the CLI takes --preset NAME (new registry) or only --demo (old)
 
     @property
     def number(self) -> str:
@@ -164,8 +157,7 @@ def lesson_pages(notebooks: Path, results: Path | None = None) -> list[LessonPag
             title=getattr(lesson, "title", None) or first_heading(nb) or path.stem,
             summary=getattr(lesson, "summary", "") or "",
             seconds=times.get(path.stem), claims=count_claims(nb), widgets=has_widgets(nb),
-            presets=presets_of(lesson) if lesson is not None else {},
-            presets_flag=isinstance(getattr(lesson, "presets", None), dict)))
+            presets=presets_of(lesson) if lesson is not None else {}))
     return pages
 
 
@@ -200,9 +192,7 @@ def run_section(page: LessonPage) -> str:
     for name, values in page.presets.items():
         if name == "default":
             continue
-        flag = "--demo" if name == "demo" and not page.presets_flag else f"--preset {name}"
-        if not page.presets_flag and name != "demo":
-            continue
+        flag = f"--preset {name}"
         shown = " ".join(f"{k}={json.dumps(v)}" for k, v in values.items()) or "the defaults"
         cli.append(f"cnnlessons run {page.number} {flag}".ljust(34) + f"# {name} preset: {shown}")
         pm.append(f".venv/bin/papermill {nb} build/runs/{page.id}-{name}.ipynb {_papermill_args(values)}".rstrip())
@@ -319,7 +309,7 @@ def index_page(pages: list[LessonPage]) -> str:
         "```bash",
         "make course                # create .venv, install, execute every lesson",
         "make lab                   # JupyterLab on notebooks/ (widgets respond there)",
-        "cnnlessons run 01 --demo   # one lesson through papermill, fast preset -> build/runs/",
+        "cnnlessons run 01 --preset demo   # one lesson through papermill, fast preset -> build/runs/",
         "make slides                # reveal.js decks -> build/slides/",
         "```",
         "",

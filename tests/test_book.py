@@ -84,11 +84,9 @@ def test_run_times_are_read_from_the_benchmark_tables(tmp_path):
     assert book.approx_time(None) == "n/a"
 
 
-def test_presets_from_the_new_and_the_old_registry():
+def test_presets_from_the_registry():
     new = types.SimpleNamespace(presets={"demo": {"steps": 150}, "full": {"seeds": [0, 1, 2]}})
-    old = types.SimpleNamespace(demo={"steps": 150})
     assert book.presets_of(new) == {"demo": {"steps": 150}, "full": {"seeds": [0, 1, 2]}}
-    assert book.presets_of(old) == {"demo": {"steps": 150}}
     assert book.presets_of(types.SimpleNamespace()) == {}
     assert book._papermill_args({"steps": 150, "seeds": [0, 1], "check": False, "weights": "none"}) == \
         "-p steps 150 -y 'seeds: [0, 1]' -y 'check: false' -p weights none"
