@@ -116,7 +116,8 @@ def plot_curves(curves: dict[str, dict[str, list]], ax=None, chance: float | Non
     import matplotlib.pyplot as plt
 
     ax = ax or plt.gca()
-    for i, (name, curve) in enumerate(curves.items()):
+    for i, name in enumerate(sorted(curves, key=_curve_order)):  # the same colour for a name in every plot
+        curve = curves[name]
         style = "--" if name.startswith("plain") else "-"
         for errors in curve["error"]:
             ax.plot(curve["step"], errors, style, color=f"C{i}", lw=0.7, alpha=0.4)
@@ -129,6 +130,12 @@ def plot_curves(curves: dict[str, dict[str, list]], ax=None, chance: float | Non
     ax.set_ylim(0, 1)
     ax.legend()
     return ax
+
+
+def _curve_order(name: str) -> tuple[str, int]:
+    """``plain-8`` before ``plain-32`` (by depth), other names alphabetically."""
+    family, _, depth = name.rpartition("-")
+    return (family, int(depth)) if depth.isdigit() else (name, 0)
 
 
 def shapes_task(n_train: int, n_test: int, *, size: int = 16, classes: int = 20, seed: int = 0):
