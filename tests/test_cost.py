@@ -2,6 +2,8 @@
 published figures (its weights metadata, read offline)."""
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 import torchvision
@@ -110,6 +112,17 @@ def test_time_forward_counts_only_timed_runs():
     assert timing.spread[0] <= timing.median <= timing.spread[1]
     with pytest.raises(ValueError, match="repeats"):
         time_forward(module, torch.zeros(2), repeats=0)
+
+
+def test_time_forward_measures_the_call():
+    class Sleep(nn.Module):
+        def forward(self, x):
+            time.sleep(0.01)
+            return x
+
+    timing = time_forward(Sleep(), torch.zeros(1), repeats=3, warmup=0)
+    assert all(t >= 0.01 for t in timing.times)
+    assert timing.median < 1.0
 
 
 def test_compare_forward_interleaves():

@@ -268,7 +268,11 @@ def compare_forward(modules: Mapping[str, nn.Module], x: torch.Tensor, repeats: 
                     warmup: int = 3) -> dict[str, Timing]:
     """Time several modules on the same input, **interleaved**: each round runs every module
     once, so a machine that gets busier or quieter during the measurement affects them all
-    alike. Same warm-up, synchronisation and median as ``time_forward``."""
+    alike. Same warm-up, synchronisation and median as ``time_forward``.
+
+    Not ``torch.utils.benchmark.Timer``: it times one statement at a time, with its own warm-up
+    on every call, so it cannot interleave; and importing it imports ``torch.utils.cpp_extension``,
+    which logs a warning on CUDA builds of torch running without a CUDA runtime."""
     if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
         raise ValueError(f"repeats must be an integer >= 1; got {repeats!r}")
     if not isinstance(warmup, int) or isinstance(warmup, bool) or warmup < 0:
