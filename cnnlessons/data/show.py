@@ -41,7 +41,7 @@ def show_confusion(matrix: torch.Tensor, classes: tuple[str, ...] | list[str], t
     import matplotlib.pyplot as plt
 
     k = min(len(classes), max_classes)
-    m = matrix[:k, :k]
+    m = matrix[:k, :k].cpu().numpy()  # matplotlib takes arrays, not tensors
     fig, ax = plt.subplots(figsize=(1.2 + 0.45 * k, 1.0 + 0.45 * k))
     ax.imshow(m, cmap="Blues")
     names = [str(c)[:12] for c in classes[:k]]
