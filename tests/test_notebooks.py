@@ -34,6 +34,16 @@ def test_execute_in_place_strips_volatile_metadata_and_is_repeatable(tmp_path):
 
 
 @pytest.mark.slow
+def test_the_kernel_log_stays_off_the_console(tmp_path, capfd):
+    """ipykernel >= 7 logs a transport-encryption warning at every start; a student running
+    the course should see the lessons' progress, not a kernel's log."""
+    path = make_notebook(tmp_path / "ok.ipynb", "print(x * 2)")
+    execute(path, progress=False)
+    err = capfd.readouterr().err
+    assert "IPKernelApp" not in err and "WARNING" not in err, err
+
+
+@pytest.mark.slow
 def test_failed_run_leaves_the_notebook_untouched(tmp_path):
     path = make_notebook(tmp_path / "bad.ipynb", "raise RuntimeError('boom')")
     before = path.read_bytes()

@@ -42,6 +42,11 @@ def temporary_environment(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
+# The kernel's own log (ipykernel >= 7 warns at every start that its local TCP sockets are not
+# encrypted) is not for students; errors in cells still reach the notebook and the caller.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+
+
 def quiet_environment():
     """While executing lessons: no progress bars (they hold timings) and no debugger warnings
     in committed outputs."""
@@ -70,6 +75,7 @@ def execute(notebook: str | os.PathLike, output: str | os.PathLike | None = None
                 str(notebook), str(tmp), parameters=parameters or None,
                 cwd=str(cwd or notebook.parent), progress_bar=progress,
                 execution_timeout=timeout, kernel_name=kernel_name,
+                extra_arguments=KERNEL_ARGUMENTS,
             )
         except Exception:
             if keep_failed is not None and tmp.is_file() and tmp.stat().st_size:
