@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from cnnlessons.models import cifar_resnet
 from cnnlessons.models.cifar_resnet import BasicBlock
 from cnnlessons.experiments import (deepen, degradation_experiment, gradient_norms, make_identity_,
-                                 max_output_difference, shortcut_deviation)
+                                 max_output_difference, plot_curves, shortcut_deviation)
 
 
 def _trained_like(model):
@@ -125,6 +125,22 @@ def test_degradation_experiment_runs_and_records():
     assert result.per_seed("plain", 8) == [run.train_error]
     with pytest.raises(ValueError, match="families"):
         degradation_experiment((8,), families=("dense",))
+
+
+def test_plot_curves_colours_follow_depth_not_key_order():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curve = {"step": [1, 2], "error": [[0.5, 0.4]]}
+    colours = []
+    for names in (["plain-8", "plain-32", "residual-8"], ["plain-32", "plain-8", "residual-8"]):  # as run, as a record stores
+        _, ax = plt.subplots()
+        plot_curves({name: curve for name in names}, ax)
+        colours.append({line.get_label(): line.get_color() for line in ax.get_lines() if line.get_lw() > 2})
+        plt.close(ax.figure)
+    assert colours[0] == colours[1] == {"plain-8": "C0", "plain-32": "C1", "residual-8": "C2"}
 
 
 @pytest.mark.slow

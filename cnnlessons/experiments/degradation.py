@@ -67,6 +67,10 @@ class DegradationResult:
     def get(self, family: str, depth: int) -> list[Run]:
         return [r for r in self.runs if r.family == family and r.depth == depth]
 
+    def nets(self) -> list[tuple[str, int]]:
+        """The (family, depth) pairs that were trained, plain before residual, shallow first."""
+        return sorted({(r.family, r.depth) for r in self.runs})
+
     def mean(self, family: str, depth: int, key: str = "train_error") -> float:
         return statistics.fmean(getattr(r, key) for r in self.get(family, depth))
 
@@ -76,9 +80,8 @@ class DegradationResult:
     def table(self) -> str:
         """Per net: mean (over seeds) final training error (train mode, last window), training
         error and test error in eval mode, and seconds per run."""
-        names = sorted({(r.family, r.depth) for r in self.runs})
         lines = [f"{'net':<13} {'train err (last window)':>23} {'train err (eval)':>16} {'test err':>9} {'s/run':>6}"]
-        for family, depth in names:
+        for family, depth in self.nets():
             runs = self.get(family, depth)
             lines.append(f"{family + '-' + str(depth):<13} {self.mean(family, depth, 'final_window_error'):>23.3f} "
                          f"{self.mean(family, depth):>16.3f} {self.mean(family, depth, 'test_error'):>9.3f} "
@@ -89,7 +92,7 @@ class DegradationResult:
         """Training-error curves per net: ``{"plain-8": {"step": [...], "error": [[seed 0], [seed 1]]}}``
         (the form ``plot_curves`` draws, and a recorded run stores)."""
         out = {}
-        for family, depth in sorted({(r.family, r.depth) for r in self.runs}):
+        for family, depth in self.nets():
             runs = self.get(family, depth)
             out[f"{family}-{depth}"] = {"step": list(runs[0].history.eval_step),
                                         "error": [[round(e, 4) for e in r.history.train_error] for r in runs]}
@@ -98,7 +101,7 @@ class DegradationResult:
     def summary(self) -> dict[str, list[float]]:
         """Per net, one value per seed: final training error (last window) and test error (eval mode)."""
         out: dict[str, list[float]] = {}
-        for family, depth in sorted({(r.family, r.depth) for r in self.runs}):
+        for family, depth in self.nets():
             out[f"{family}-{depth} final training error"] = [round(v, 4) for v in
                                                               self.per_seed(family, depth, "final_window_error")]
             out[f"{family}-{depth} test error"] = [round(v, 4) for v in self.per_seed(family, depth, "test_error")]
@@ -116,7 +119,9 @@ def plot_curves(curves: dict[str, dict[str, list]], ax=None, chance: float | Non
     import matplotlib.pyplot as plt
 
     ax = ax or plt.gca()
-    for i, name in enumerate(sorted(curves, key=_curve_order)):  # the same colour for a name in every plot
+    # Colours follow (family, depth) order, not the dict's: a record's JSON keys are sorted as
+    # strings (plain-32 before plain-8), and a name must get the same colour in every plot.
+    for i, name in enumerate(sorted(curves, key=_curve_order)):
         curve = curves[name]
         style = "--" if name.startswith("plain") else "-"
         for errors in curve["error"]:
