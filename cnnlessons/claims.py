@@ -41,6 +41,9 @@ def fmt(value: Any) -> str:
     """A value as the table shows it: thousands separators, 4 significant digits for floats."""
     if isinstance(value, bool):
         return str(value)
+    value = getattr(value, "convergence", value)  # a trained run shows its convergence numbers
+    if hasattr(value, "summary"):
+        return value.summary()
     if isinstance(value, float):
         return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
     if isinstance(value, int):
@@ -112,6 +115,21 @@ def on_mean(predicate: Predicate) -> Predicate:
     return Predicate(f"mean {predicate}", lambda vs: len(vs) > 0 and predicate(statistics.fmean(vs)))
 
 
+def _convergences(value: Any) -> list[Any]:
+    """A run's ``Convergence`` (from a ``History`` or as it is), or each of a list/dict of them."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return [getattr(v, "convergence", v) for v in items]
+
+
+converged = Predicate(
+    "converged: training error flat over the last 20% of steps (|change| <= max(0.01, 10%))",
+    lambda v: len(_convergences(v)) > 0 and all(c.converged for c in _convergences(v)))
+"""The value is a trained run (its ``History`` or ``Convergence``) or a list/dict of them; each must
+have converged by the rule of ``cnnlessons.train.Convergence``."""
+
+
 def as_predicate(expected: Any) -> Predicate:
     """A predicate as it is, anything else as ``equals(expected)``."""
     return expected if isinstance(expected, Predicate) else equals(expected)
@@ -150,6 +168,22 @@ class Claims:
         self.check(claim, value, expected)
         if not self.items[-1].ok:
             raise ClaimFailed("claim did not hold: " + self.items[-1].failure())
+
+    def check_trained(self, claim: str, value: Any, expected: Any, *, runs: dict[str, Any]) -> None:
+        """``check`` a comparison between trained runs, which only counts between converged runs.
+
+        ``runs`` maps a name to each run's ``History`` (or ``Convergence``). If any of them had not
+        converged, the claim is recorded as FAILED and names those runs, whatever the numbers say:
+        a comparison of unfinished runs is about the speed of training, so word it as such and use
+        ``check`` instead."""
+        if not runs:
+            raise ValueError("check_trained needs the runs the claim compares (runs={name: history})")
+        unfinished = [name for name, run in runs.items() if not getattr(run, "convergence", run).converged]
+        self.check(claim, value, expected)
+        if unfinished:
+            last = self.items[-1]
+            last.expected += f" (between converged runs; NOT converged: {', '.join(unfinished)})"
+            last.status = "FAILED"
 
     def skip(self, claim: str, reason: str) -> None:
         """List a claim that this run does not check, and why (it shows in the table)."""
@@ -216,5 +250,6 @@ def _jsonable(value: Any) -> Any:
         return str(value)
 
 
-__all__ = ["ClaimFailed", "Claims", "Predicate", "above", "at_least", "at_most", "below", "between", "equals",
+__all__ = ["ClaimFailed", "Claims", "Predicate", "above", "at_least", "at_most", "below", "between", "converged",
+           "equals",
            "on_every_seed", "on_mean", "fmt"]

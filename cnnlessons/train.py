@@ -61,6 +61,55 @@ class Batches:
             yield self.x[idx], self.y[idx]
 
 
+@dataclass(frozen=True)
+class Convergence:
+    """Whether a run's training error had stopped moving when training ended.
+
+    With ``e(a, b)`` the mean per-step training error over the steps between fractions ``a``
+    and ``b`` of the run, the numbers are ``final = e(0.95, 1.0)`` and
+    ``change = e(0.80, 0.85) - final``; the run has **converged** when
+    ``|change| <= tolerance = max(0.01, 0.1 * final)``: over the last fifth of training the
+    error moved by at most one point, or by at most a tenth of itself.
+
+    This is the plateau of *training* error, so it says where optimisation ended, not whether
+    the net generalises. A run can converge to a high error (that is what degradation is).
+    """
+
+    converged: bool
+    final_train_error: float
+    earlier_train_error: float
+    change: float
+    tolerance: float
+    steps: int
+
+    def summary(self) -> str:
+        """The numbers in a few words: ``final 0.041, change -0.003``."""
+        return f"final {self.final_train_error:.3f}, change {self.change:+.3f}"
+
+    def __str__(self) -> str:
+        verdict = "converged" if self.converged else "NOT converged"
+        return (f"{verdict}: training error {self.earlier_train_error:.3f} at 80-85% of {self.steps} steps, "
+                f"{self.final_train_error:.3f} at 95-100% (change {self.change:+.3f}, tolerance {self.tolerance:.3f})")
+
+
+def convergence(errors: list[float]) -> Convergence:
+    """The ``Convergence`` of a run from its per-step training errors (see ``Convergence``)."""
+    n = len(errors)
+    if n == 0:
+        raise ValueError("convergence() needs at least one training step")
+
+    def window(a: float, b: float) -> float:
+        lo = min(int(a * n), n - 1)
+        hi = max(lo + 1, int(round(b * n)))
+        part = errors[lo:hi]
+        return sum(part) / len(part)
+    final = window(0.95, 1.0)
+    earlier = window(0.80, 0.85)
+    tolerance = max(0.01, 0.1 * final)
+    change = earlier - final
+    return Convergence(abs(change) <= tolerance, final, earlier, change, tolerance, n)
+
+
 @dataclass
 class History:
     """What happened during ``fit``: per step and per evaluation, as lists ready to plot."""
@@ -75,6 +124,25 @@ class History:
     val_loss: list[float] = field(default_factory=list)
     val_error: list[float] = field(default_factory=list)
     seconds: float = 0.0
+
+    @property
+    def convergence(self) -> Convergence:
+        """Whether training error had flattened out by the end, with the numbers (``Convergence``)."""
+        return convergence(self.error)
+
+    @property
+    def converged(self) -> bool:
+        return self.convergence.converged
+
+    @property
+    def final_train_error(self) -> float:
+        """Mean training error of the steps in the last 5% of the run."""
+        return self.convergence.final_train_error
+
+    @property
+    def train_error_change(self) -> float:
+        """Mean training error over 80-85% of the run minus ``final_train_error``."""
+        return self.convergence.change
 
     def smoothed(self, key: str = "error", window: int = 20) -> list[float]:
         """A trailing moving average of a per-step series (batch values are noisy)."""
