@@ -12,6 +12,10 @@ drift apart::
     claims.skip("(c) deep residual <= shallow residual", "asserted at the full preset")
     claims.table()    # shows the table; raises ClaimFailed naming every claim that failed
 
+In JupyterLab and on the course website the table sits under a one-line summary ("56 claims
+checked, all hold"), folded when it is long; ``table()`` also attaches the counts to its output
+as data (metadata ``"cnnlessons/claims"``), which the website reads.
+
 When the environment variable ``CNNLESSONS_REPORT`` names a file, ``table()`` also writes the
 claims and the devices used there as JSON (read by ``cnnlessons sweep`` and the GPU test mode).
 """
@@ -31,6 +35,8 @@ from .device import devices_used
 from .io import atomic_write_text, markdown_table
 
 REPORT_ENV = "CNNLESSONS_REPORT"
+FOLD_ROWS = 12  # a longer table is shown folded under its summary line
+OUTPUT_METADATA_KEY = "cnnlessons/claims"  # table()'s output metadata: Claims.counts()
 
 
 class ClaimFailed(AssertionError):
@@ -200,14 +206,38 @@ class Claims:
     def markdown(self) -> str:
         return markdown_table(["claim", "computed", "expected", "holds"], self.rows())
 
+    def counts(self) -> dict[str, int]:
+        """``{"claims", "hold", "skipped", "failed"}``: how many claims the table lists, and how
+        they came out. ``table()`` attaches this to its output (metadata key
+        ``OUTPUT_METADATA_KEY``), so tools such as the course website read the numbers as data."""
+        failed = len(self.failed)
+        skipped = sum(c.status.startswith("skipped") for c in self.items)
+        return {"claims": len(self.items), "hold": len(self.items) - failed - skipped, "skipped": skipped,
+                "failed": failed}
+
+    def summary(self) -> str:
+        """One line: "56 claims checked, all hold", "8 claims checked: 7 hold, 1 skipped", or
+        "... 1 FAILED"."""
+        n = self.counts()
+        noun = "claim" if n["claims"] == 1 else "claims"
+        if n["hold"] == n["claims"]:
+            return f"{n['claims']} {noun} checked, " + ("it holds" if n["claims"] == 1 else "all hold")
+        parts = [f"{n['hold']} hold"] + [f"{n[k]} {word}" for k, word in (("skipped", "skipped"), ("failed", "FAILED"))
+                                         if n[k]]
+        return f"{n['claims']} {noun} checked: " + ", ".join(parts)
+
     def _repr_html_(self) -> str:
+        """The table under its summary line, in a ``<details>`` element: folded when it has more
+        than ``FOLD_ROWS`` rows and none failed (a click on the summary unfolds it), open otherwise."""
         head = "<tr><th>claim</th><th>computed</th><th>expected</th><th>holds</th></tr>"
         marks = {"yes": "&#10003;", "FAILED": "&#10007; FAILED"}
         body = "".join(
             f"<tr><td style='text-align:left'>{html.escape(claim)}</td><td>{html.escape(value)}</td>"
             f"<td>{html.escape(expected)}</td><td>{marks.get(status, html.escape(status))}</td></tr>"
             for claim, value, expected, status in self.rows())
-        return f"<table class='claims'>{head}{body}</table>"
+        is_open = "" if len(self.items) > FOLD_ROWS and not self.failed else " open"
+        return (f"<details class='claims'{is_open}><summary>{html.escape(self.summary())}</summary>"
+                f"<table class='claims'>{head}{body}</table></details>")
 
     def __repr__(self) -> str:
         return self.markdown()
@@ -218,7 +248,7 @@ class Claims:
         Returns ``None`` so that a cell ending in ``claims.table()`` shows the table once."""
         try:
             from IPython.display import display
-            display(self)
+            display(self, metadata={OUTPUT_METADATA_KEY: self.counts()})
         except ImportError:  # plain Python: print it
             print(self.markdown())
         self.write_report()
@@ -250,6 +280,6 @@ def _jsonable(value: Any) -> Any:
         return str(value)
 
 
-__all__ = ["ClaimFailed", "Claims", "Predicate", "above", "at_least", "at_most", "below", "between", "converged",
+__all__ = ["FOLD_ROWS", "OUTPUT_METADATA_KEY", "ClaimFailed", "Claims", "Predicate", "above", "at_least", "at_most", "below", "between", "converged",
            "equals",
            "on_every_seed", "on_mean", "fmt"]
