@@ -13,7 +13,8 @@ the website, and the marked spans of ``README.md`` and ``INSTRUCTORS.md``, which
 ``python -m cnnlessons.course.timings`` rewrites (a test checks they are up to date). A span is
 an HTML comment pair, invisible where the Markdown is rendered::
 
-    <!-- time 03 demo -->~40 s<!-- /time -->
+    <!-- time 03 demo -->~40 s<!-- /time -->     (lesson 03 at its demo preset)
+    <!-- time all default -->~5 min<!-- /time -->  (the whole course at its defaults)
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from ..paths import checkout, course_root
 
 RESULTS = Path("benchmarks") / "RESULTS.md"
 DOCS = ("README.md", "INSTRUCTORS.md")  # the files whose marked spans ``update_docs`` rewrites
-SPAN = re.compile(r"<!-- time (\d\d) (\w+) -->(.*?)<!-- /time -->")
+SPAN = re.compile(r"<!-- time (\d\d|all) (\w+) -->(.*?)<!-- /time -->")
 
 Times = dict[str, dict[str, float]]  # {lesson id: {"default" | "demo" | ...: seconds}}
 
@@ -80,7 +81,11 @@ def approx_time(seconds: float | None) -> str:
 
 
 def time_of(times: Times, lesson: str, preset: str = "default") -> float | None:
-    """Seconds of ``lesson`` (an id such as ``"03_residual_identity"`` or its number ``"03"``)."""
+    """Seconds of ``lesson`` (an id such as ``"03_residual_identity"`` or its number ``"03"``);
+    ``"all"`` is the whole course (None unless every lesson has a time for ``preset``)."""
+    if lesson == "all":
+        found = [by_preset.get(preset) for by_preset in times.values()]
+        return sum(found) if found and None not in found else None
     for lesson_id, by_preset in times.items():
         if lesson_id == lesson or lesson_id.partition("_")[0] == lesson:
             return by_preset.get(preset)
