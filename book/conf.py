@@ -21,7 +21,8 @@ nb_merge_streams = True
 nb_output_stderr = "show"
 
 exclude_patterns = ["**.ipynb_checkpoints", ".doctrees"]
-html_static_path = ["_static"]
+# _static/vendor/ (the vendored JavaScript) comes from the library, which the slide decks share.
+html_static_path = ["_static", "../cnnlessons/course/static"]
 html_css_files = ["book.css"]
 
 # Offline maths: a vendored MathJax 3 (MathJax 4, Sphinx's default, fetches fonts from a CDN).

@@ -1,25 +1,31 @@
 #!/usr/bin/env bash
-# Re-create book/_static/vendor/: the JavaScript the course website needs, so that it works
-# offline (no CDN). Fetched from the npm registry with `npm pack` (needs npm and the
-# registry, only when you update the versions below; the result is committed).
+# Re-create cnnlessons/course/static/vendor/: the JavaScript the course website (make book) and
+# the slide decks (make slides) need, so that both work offline (no CDN). The website serves the
+# folder as _static/vendor/ (book/conf.py); each deck folder gets a copy (cnnlessons.course.slides).
+# Fetched from the npm registry with `npm pack` (needs npm and the registry, only when you update
+# the versions below; the result is committed).
 #   bash book/vendor.sh
 set -euo pipefail
 
 HTML_MANAGER=1.0.15   # @jupyter-widgets/html-manager: renders saved ipywidgets (ipywidgets 8)
 REQUIREJS=2.3.8       # requirejs: the AMD loader embed-amd.js expects
 MATHJAX=3.2.2         # mathjax 3: self-contained (MathJax 4 fetches its fonts from a CDN)
+REVEAL=4.0.2          # reveal.js: the version nbconvert's slides template is written for
+JQUERY=3.7.1          # jquery: nbconvert's slides template sizes scrolling slides with it
 
 here="$(cd "$(dirname "$0")" && pwd)"
-vendor="$here/_static/vendor"
+vendor="$(cd "$here/.." && pwd)/cnnlessons/course/static/vendor"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 cd "$work"
-npm pack --silent "@jupyter-widgets/html-manager@$HTML_MANAGER" "requirejs@$REQUIREJS" "mathjax@$MATHJAX" >/dev/null
+npm pack --silent "@jupyter-widgets/html-manager@$HTML_MANAGER" "requirejs@$REQUIREJS" "mathjax@$MATHJAX" \
+  "reveal.js@$REVEAL" "jquery@$JQUERY" >/dev/null
 for f in *.tgz; do mkdir -p "x/${f%.tgz}"; tar xzf "$f" -C "x/${f%.tgz}"; done
 
 rm -rf "$vendor"
-mkdir -p "$vendor/html-manager" "$vendor/requirejs" "$vendor/mathjax/output/chtml/fonts"
+mkdir -p "$vendor/html-manager" "$vendor/requirejs" "$vendor/mathjax/output/chtml/fonts" \
+  "$vendor/reveal.js/dist/theme" "$vendor/reveal.js/plugin/notes" "$vendor/jquery"
 
 # html-manager: only the AMD embed bundle (it contains @jupyter-widgets/base, controls and output).
 hm="x/jupyter-widgets-html-manager-$HTML_MANAGER/package"
@@ -29,7 +35,7 @@ cp "$hm/dist/embed-amd.js" "$vendor/html-manager/"
 cp "$hm"/dist/*.woff2 "$vendor/html-manager/"
 cp "$hm/dist/embed.js.LICENSE.txt" "$vendor/html-manager/THIRD-PARTY-LICENSES.txt"
 # The npm package ships no LICENSE file; it is ipywidgets' (BSD-3-Clause, package.json "license").
-python3 - "$vendor/html-manager/LICENSE" <<'EOF'
+"${PYTHON:-$(cd "$here/.." && pwd)/.venv/bin/python}" - "$vendor/html-manager/LICENSE" <<'EOF'
 import sys, urllib.parse
 from importlib import metadata
 try:
@@ -69,5 +75,21 @@ cp "$mj/es5/tex-chtml.js" "$vendor/mathjax/"
 cp -r "$mj/es5/output/chtml/fonts/woff-v2" "$vendor/mathjax/output/chtml/fonts/"
 cp "$mj/LICENSE" "$vendor/mathjax/LICENSE"
 
-printf 'html-manager %s\nrequirejs %s\nmathjax %s\n' "$HTML_MANAGER" "$REQUIREJS" "$MATHJAX" > "$vendor/VERSIONS"
+# reveal.js: the UMD build, its CSS, the "simple" theme nbconvert uses and the speaker-notes plugin.
+# The theme's Google Fonts @import lines are dropped (offline, the browser falls back to its own
+# sans-serif), and so are the source-map comments (nothing to fetch).
+rv="x/reveal.js-$REVEAL/package"
+cp "$rv/dist/reveal.js" "$rv/dist/reveal.css" "$vendor/reveal.js/dist/"
+grep -v '^@import url(https://' "$rv/dist/theme/simple.css" > "$vendor/reveal.js/dist/theme/simple.css"
+cp "$rv/plugin/notes/notes.js" "$vendor/reveal.js/plugin/notes/"
+sed -i '/^\/\/# sourceMappingURL=/d' "$vendor/reveal.js/dist/reveal.js" "$vendor/reveal.js/plugin/notes/notes.js"
+cp "$rv/LICENSE" "$vendor/reveal.js/LICENSE"
+
+# jQuery (MIT).
+cp "x/jquery-$JQUERY/package/dist/jquery.min.js" "$vendor/jquery/"
+sed -i '/sourceMappingURL=/d' "$vendor/jquery/jquery.min.js"
+cp "x/jquery-$JQUERY/package/LICENSE.txt" "$vendor/jquery/LICENSE.txt"
+
+printf 'html-manager %s\nrequirejs %s\nmathjax %s\nreveal.js %s\njquery %s\n' \
+  "$HTML_MANAGER" "$REQUIREJS" "$MATHJAX" "$REVEAL" "$JQUERY" > "$vendor/VERSIONS"
 du -sh "$vendor"

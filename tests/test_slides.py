@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from cnnlessons.paths import notebooks_dir
 
 NOTEBOOKS_DIR = notebooks_dir()
+ROOT = Path(__file__).resolve().parents[1]
 from cnnlessons.course.slides import SLIDE_BUDGET, add_slide_metadata, build_all_slides, build_slides, heading_level
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
@@ -155,7 +157,7 @@ def test_every_lesson_converts_offline_to_a_clean_deck(tmp_path, monkeypatch, ca
     before = {p: p.read_bytes() for p in sources}
     out = tmp_path / "slides"
     assert main([*map(str, sources), "-o", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"{p.stem}.slides.html" for p in sources)
+    assert sorted(p.name for p in out.iterdir()) == sorted([f"{p.stem}.slides.html" for p in sources] + ["_vendor"])
     assert capsys.readouterr().out.count("wrote ") == len(sources)
     for path in sources:
         assert path.read_bytes() == before[path], f"{path.name} was modified"
@@ -178,3 +180,76 @@ def test_every_lesson_carries_slide_metadata():
         nb = json.loads(path.read_text())
         missing = [i for i, c in enumerate(nb["cells"]) if "slide_type" not in c.get("metadata", {}).get("slideshow", {})]
         assert not missing, f"{path.name}: cells {missing} have no slide metadata; re-execute the lesson"
+
+
+# ----------------------------------------------------------------------------- offline, in a browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--allow-file-access-from-files"]
+
+
+def offline_browser():
+    """(playwright, browser) or a skip (a failure under CI) saying what is missing."""
+    import os
+
+    if not CHROMIUM.is_file():
+        reason = f"no Chromium at {CHROMIUM}: run scripts/install-browser.sh"
+        if os.environ.get("CI", "").lower() in ("1", "true"):
+            pytest.fail(f"CI must run the browser test, but {reason}")
+        pytest.skip(reason)
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]'")
+    playwright = sync_api.sync_playwright().start()
+    return playwright, playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+
+
+def test_decks_load_their_scripts_from_the_vendored_copies(tmp_path):
+    """Every URL a deck's markup loads (src=, href= of style sheets, require paths) is relative."""
+    deck = build_slides(tiny_notebook(tmp_path / "src"), tmp_path / "out")
+    html = deck.read_text()
+    loaded = re.findall(r"""<(?:script|link)\b[^>]*?(?:src|href)=["']([^"']+)["']""", html)
+    loaded += re.findall(r'"([^"]+\.js)"', html.split("require(")[-1])
+    assert loaded and all(not re.match(r"(https?:)?//", url) for url in loaded), loaded
+    assert (tmp_path / "out" / "_vendor" / "reveal.js" / "dist" / "reveal.js").is_file()
+    assert "cdnjs" not in html and "unpkg.com" not in html and "jsdelivr" not in html
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_a_deck_opened_from_a_file_with_no_network_advances_slide_by_slide(tmp_path):
+    """A lesson's deck, opened over file:// with every non-file request blocked: reveal.js starts
+    (slides, not a scrolling page), the right arrow key moves to the next slide, MathJax typesets,
+    and no request fails or tries to leave the machine."""
+    from conftest import new_tab
+
+    lesson = next(p for p in NOTEBOOKS if p.stem.startswith("01_"))  # it has maths and a widget
+    deck = build_slides(lesson, tmp_path / "slides")
+    playwright, browser = offline_browser()
+    try:
+        context, page, errors = new_tab(browser)
+        failed: list[str] = []
+        page.on("requestfailed", lambda r: failed.append(f"{r.url}: {r.failure}"))
+
+        def route(r) -> None:
+            if r.request.url.startswith(("file:", "data:", "blob:")):
+                r.continue_()
+            else:
+                failed.append(f"network request: {r.request.url}")
+                r.abort()
+        context.route("**/*", route)
+        page.goto(deck.as_uri(), wait_until="load")
+        page.wait_for_function("window.cnnlessonsDeck && window.cnnlessonsDeck.isReady()", timeout=30_000)
+        assert page.evaluate("window.cnnlessonsDeck.getTotalSlides()") > 3
+        assert page.evaluate("window.cnnlessonsDeck.getIndices().h") == 0
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("window.cnnlessonsDeck.getIndices().h === 1", timeout=10_000)
+        page.wait_for_function("document.querySelectorAll('mjx-container').length > 0", timeout=30_000)
+        SCREENSHOTS = ROOT / "build" / "screenshots"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.wait_for_timeout(1000)  # the slide transition, and any late error
+        page.screenshot(path=str(SCREENSHOTS / "deck-offline.png"))
+        assert failed == [] and errors == [], failed + errors
+        context.close()
+    finally:
+        browser.close()
+        playwright.stop()

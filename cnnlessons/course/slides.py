@@ -16,9 +16,11 @@ inspector) keeps it: that is how a cell opts out. The rule is deterministic and 
 ``cnnlessons.course.notebooks.clean`` can apply it on every execution.
 
 ``build_slides(notebook, out_dir)`` converts one notebook to ``out_dir/<stem>.slides.html`` with
-``jupyter nbconvert --to slides`` (offline: the HTML loads reveal.js from a CDN when opened, the
-conversion itself fetches nothing). ``python -m cnnlessons.course.slides`` builds every lesson's deck
-into ``build/slides/`` (``make slides``).
+nbconvert's slides exporter and a template (``templates/deck.html.j2``) that loads reveal.js, jQuery,
+require.js, MathJax 3 and the widget bundle from vendored copies (``static/vendor/``, copied to
+``out_dir/_vendor/``), never from a CDN: a deck opened from a file with no network still works
+(arrow keys move between slides). ``python -m cnnlessons.course.slides`` builds every lesson's deck
+into ``build/slides/`` (``make slides``); ``make book`` puts them in the website too.
 """
 from __future__ import annotations
 
@@ -27,9 +29,8 @@ import json
 import math
 import os
 import re
-import subprocess
+import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -118,18 +119,40 @@ def add_slide_metadata(nb: dict) -> dict:
     return nb
 
 
-def build_slides(notebook: str | os.PathLike, out_dir: str | os.PathLike = SLIDES_DIR) -> Path:
+STATIC = Path(__file__).resolve().parent / "static"
+VENDOR = STATIC / "vendor"  # reveal.js, jQuery, require.js, MathJax 3, the widget bundle (book/vendor.sh)
+DECK_TEMPLATE = Path(__file__).resolve().parent / "templates" / "deck.html.j2"
+DECK_VENDOR = "_vendor"  # where a deck folder keeps its copy of VENDOR
+
+
+def build_slides(notebook: str | os.PathLike, out_dir: str | os.PathLike = SLIDES_DIR, *,
+                 vendor_url: str | None = None) -> Path:
     """Convert ``notebook`` to a reveal.js deck ``out_dir/<stem>.slides.html`` and return its path."""
-    return build_all_slides([notebook], out_dir)[0]
+    return build_all_slides([notebook], out_dir, vendor_url=vendor_url)[0]
 
 
-def build_all_slides(notebooks: Iterable[str | os.PathLike], out_dir: str | os.PathLike = SLIDES_DIR) -> list[Path]:
-    """Convert several notebooks in one ``jupyter nbconvert --to slides`` call.
+def copy_vendor(out_dir: str | os.PathLike) -> Path:
+    """Copy the vendored JavaScript into ``out_dir/_vendor/`` (replacing an older copy)."""
+    target = Path(out_dir) / DECK_VENDOR
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(VENDOR, target)
+    return target
 
-    Slide metadata is added where a cell lacks it (in a temporary copy: the notebook itself is
-    not touched); prompts are hidden and long slides scroll. Each deck is moved into ``out_dir``
-    atomically. Raises ``RuntimeError`` with nbconvert's message if the conversion fails.
+
+def build_all_slides(notebooks: Iterable[str | os.PathLike], out_dir: str | os.PathLike = SLIDES_DIR, *,
+                     vendor_url: str | None = None) -> list[Path]:
+    """Convert several notebooks to reveal.js decks in ``out_dir`` that work with no network.
+
+    Every script and style sheet a deck loads (reveal.js, jQuery, require.js, MathJax, the widget
+    bundle) comes from ``vendor_url``, a URL relative to the deck; by default the decks share a
+    copy of the vendored files in ``out_dir/_vendor/`` (the website passes its own
+    ``../_static/vendor``). Slide metadata is added where a cell lacks it (in a copy: the notebook
+    itself is not touched); prompts are hidden and long slides scroll. Each deck is written
+    atomically. Raises ``RuntimeError`` naming the notebook if a conversion fails.
     """
+    from nbconvert import SlidesExporter
+    from nbformat import reads
+
     notebooks = [Path(nb).resolve() for nb in notebooks]
     out_dir = Path(out_dir)
     if not notebooks:
@@ -137,27 +160,28 @@ def build_all_slides(notebooks: Iterable[str | os.PathLike], out_dir: str | os.P
     stems = [nb.stem for nb in notebooks]
     if len(set(stems)) != len(stems):
         raise ValueError(f"notebook names must be distinct; got {stems}")
-    with tempfile.TemporaryDirectory(prefix="cnnlessons-slides-") as tmp:
-        work = Path(tmp)
-        inputs = []
-        for nb in notebooks:
-            data = add_slide_metadata(json.loads(nb.read_text()))
-            (work / "in").mkdir(exist_ok=True)
-            inputs.append(work / "in" / nb.name)
-            inputs[-1].write_text(json.dumps(data))
-        command = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "slides", "--no-prompt",
-                   "--SlidesExporter.reveal_scroll=True", "--output-dir", str(work / "out"),
-                   *map(str, inputs)]
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise RuntimeError(f"jupyter nbconvert --to slides failed:\n{result.stderr.strip()}")
-        decks = []
-        for nb in notebooks:
-            built = work / "out" / f"{nb.stem}.slides.html"
-            with atomic_path(out_dir / built.name) as target:
-                target.write_bytes(built.read_bytes())
-                target.chmod(0o644)  # mkstemp makes files private; a deck is for sharing
-            decks.append(out_dir / built.name)
+    if vendor_url is None:
+        copy_vendor(out_dir)
+        vendor_url = DECK_VENDOR
+    exporter = SlidesExporter(
+        template_file=str(DECK_TEMPLATE), reveal_url_prefix=f"{vendor_url}/reveal.js", reveal_theme="simple",
+        reveal_scroll=True, jquery_url=f"{vendor_url}/jquery/jquery.min.js",
+        require_js_url=f"{vendor_url}/requirejs/require.js",
+        widget_renderer_url=f"{vendor_url}/html-manager/embed-amd.js",
+        exclude_input_prompt=True, exclude_output_prompt=True)
+    decks = []
+    for nb in notebooks:
+        data = add_slide_metadata(json.loads(nb.read_text()))
+        try:
+            body, _ = exporter.from_notebook_node(
+                reads(json.dumps(data), as_version=4),
+                resources={"metadata": {"name": nb.stem}, "cnnlessons_vendor": vendor_url})
+        except Exception as exc:
+            raise RuntimeError(f"converting {nb.name} to slides failed: {type(exc).__name__}: {exc}") from exc
+        with atomic_path(out_dir / f"{nb.stem}.slides.html") as target:
+            target.write_text(body, encoding="utf-8")
+            target.chmod(0o644)  # mkstemp makes files private; a deck is for sharing
+        decks.append(out_dir / f"{nb.stem}.slides.html")
     return decks
 
 
