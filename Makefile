@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 	@if [ "$(PYTHON)" = ".venv/bin/python" ] && [ ! -x .venv/bin/python ]; then \
 	  echo "creating .venv"; python3 -m venv .venv; fi
 	$(PYTHON) -m pip install --upgrade pip
-	$(PYTHON) -m pip install -e '.[test]'
+	$(PYTHON) -m pip install -e '.[test,diagrams]'
 	@touch $@
 
 setup: $(STAMP) ## create the environment and install the course

@@ -21,5 +21,15 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Batches", "Claims", "DeviceUnavailableError", "History", "ParameterError",
-    "evaluate", "fit", "get_device", "seed_everything",
+    "diagram", "evaluate", "fit", "get_device", "seed_everything",
 ]
+
+
+def __getattr__(name: str):  # noqa: ANN202 (PEP 562)
+    """``cnnlessons.diagram`` (``cnnlessons.analysis.diagram.diagram``), loaded on first use:
+    the core itself does not import the analysis package."""
+    if name == "diagram":
+        import importlib
+
+        return importlib.import_module("cnnlessons.analysis.diagram").diagram
+    raise AttributeError(f"module 'cnnlessons' has no attribute {name!r}")

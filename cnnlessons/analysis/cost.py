@@ -11,8 +11,12 @@ one layer::
     attention:    MACs = 2 * L_q * L_k * d     per head (Q K^T, then the weights times V)
 
 Counted: convolutions, ``nn.Linear`` and functional ``linear``, ``matmul``/``mm``/``bmm``/
-``einsum`` (as the matrix products they run) and scaled-dot-product attention, i.e. exactly
-what ``torch.utils.flop_counter.FlopCounterMode`` counts (FLOPs = 2 x MACs). Biases, batch
+``einsum`` (as the matrix products they run) and scaled-dot-product attention, i.e. what
+``torch.utils.flop_counter.FlopCounterMode`` counts (FLOPs = 2 x MACs), plus the fused
+attention kernels it has no formula for (``ATTENTION_KERNELS``: the CPU's flash kernel,
+``nn.MultiheadAttention``'s inference fast path, ...). So attention costs the same on every
+device and dtype: on ``meta`` it decomposes into the two matrix products, on a CPU or GPU it
+runs as one fused kernel, and both count ``2 * L_q * L_k * d`` per head. Biases, batch
 norm, activations, softmax and pooling are not counted (they are cheap next to these terms,
 and the published figures leave them out too). With this, every torchvision classification
 model, transformers included, gets torchvision's published ``_ops`` to within rounding.
@@ -20,10 +24,13 @@ model, transformers included, gets torchvision's published ``_ops`` to within ro
 ``count(model, input_size)`` runs one forward pass under ``FlopCounterMode`` with a forward
 hook on every ``nn.Conv*d`` and ``nn.Linear`` (the readable per-layer rows; matrix products
 outside such layers, e.g. attention, get one row per module that runs them), so a layer
-that runs twice counts twice and a layer that
-never runs (GoogLeNet's auxiliary heads in eval mode) costs nothing. Models built on
-``torch.device("meta")`` work too: shapes propagate without any arithmetic, and the counts
-are exactly the same (parameters and MACs only depend on shapes).
+that runs twice counts twice and a layer that never runs (GoogLeNet's auxiliary heads in
+eval mode) costs nothing. ``Cost.calls`` has the same for every module call, containers
+included (a ResNet stage, an Inception module: the numbers ``cnnlessons.analysis.diagram``
+draws). No arithmetic is done: a model on a real device runs on fake tensors (PyTorch's
+``FakeTensorMode``: the same shapes, dtypes, device and kernel choices, no data), and models
+built on ``torch.device("meta")`` have no data anyway; the counts are exactly those of a
+real pass (parameters and MACs only depend on shapes), at any size, in milliseconds.
 
 The same pass also measures **depth**: the largest number of weighted layers (conv or
 linear) on any path from the input to the output, the way "VGG-16", "GoogLeNet's 22 layers"
@@ -35,6 +42,7 @@ for several modules, interleaved so that they share the machine's ups and downs.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 import time
@@ -43,6 +51,7 @@ from typing import Any, Mapping, Sequence
 
 import torch
 from torch import nn
+from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.overrides import TorchFunctionMode
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -63,14 +72,34 @@ class LayerCost:
 
 
 @dataclass(frozen=True)
+class ModuleCall:
+    """One call of any module (containers included), per input image."""
+
+    name: str                       # module path in the model ("" for the model itself)
+    kind: str                       # class name, e.g. "Sequential", "BasicBlock", "ReLU"
+    call: int                       # 0 for this module's first call, 1 for its second, ...
+    params: int                     # parameters of the module and its submodules, each tensor once
+    macs: int                       # multiply-adds of this call, its submodules' included
+
+
+@dataclass(frozen=True)
 class Cost:
-    """The result of ``count``: totals and the per-layer breakdown (in call order)."""
+    """The result of ``count``: totals, the per-layer breakdown (in call order) and the cost
+    of every module call (in the order the calls start)."""
 
     params: int                      # every parameter of the model, each tensor counted once
     macs: int                        # multiply-adds of one forward pass, per image
     depth: int                       # longest input-to-output chain of weighted layers
     input_size: tuple[int, ...]      # (C, H, W) of one image
     layers: tuple[LayerCost, ...] = field(repr=False)
+    calls: tuple[ModuleCall, ...] = field(repr=False, default=())
+
+    def call_of(self, name: str, call: int = 0) -> ModuleCall:
+        """The ``call``-th call of the module at path ``name``."""
+        for c in self.calls:
+            if c.name == name and c.call == call:
+                return c
+        raise KeyError(f"no call {call} of a module named {name!r}")
 
     @property
     def gmacs(self) -> float:
@@ -162,19 +191,53 @@ def count(model: nn.Module, input_size: int | Sequence[int] = (3, 224, 224)) -> 
 
     ``input_size`` is ``(C, H, W)`` (or an int ``s`` for ``(3, s, s)``). The model runs once,
     in its current mode (call ``.eval()`` first for inference costs), on a zero tensor on
-    the device of its parameters (``meta`` included), under ``torch.no_grad()``. Raises
-    ``ValueError`` naming ``input_size`` when the model cannot take it (wrong number of
-    channels or of dimensions, a map smaller than a kernel), ``TypeError`` if ``model`` is
-    not an ``nn.Module``.
+    the device and in the floating dtype of its parameters, under ``torch.no_grad()``.
+    Nothing is computed: on a real device the pass runs under ``FakeTensorMode`` (tensors
+    with the shapes, dtypes and device of the real ones but no data, so every operation
+    dispatches to the same kernel as for real and VGG-16 costs no arithmetic), and on
+    ``meta`` there is no data anyway. The model's parameters and buffers are left as they
+    were (batch-norm statistics included). A model that fake tensors cannot run (an
+    operation that reads data) is run for real instead.
+
+    Raises ``ValueError`` naming ``input_size`` when the model cannot take it (wrong number
+    of channels or of dimensions, a map smaller than a kernel), ``TypeError`` if ``model``
+    is not an ``nn.Module``.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module; got {type(model).__name__}")
     shape = _input_shape(input_size)
-    first = next(model.parameters(), None)
-    device = first.device if first is not None else torch.device("cpu")
+    device, dtype = _device_and_dtype(model)
+    if device.type != "meta":
+        try:
+            return _measure(model, shape, device, dtype, fake=True)
+        except _InputSizeError as exc:
+            raise ValueError(str(exc)) from None
+        except Exception:  # an operation fake tensors cannot run: measure for real below
+            pass
+    try:
+        return _measure(model, shape, device, dtype, fake=False)
+    except _InputSizeError as exc:
+        raise ValueError(str(exc)) from None
+    except RuntimeError as exc:
+        raise ValueError(f"input_size={shape}: the model fails on one input of this shape: "
+                         f"{str(exc).splitlines()[0]}") from exc
+
+
+class _InputSizeError(Exception):
+    """``input_size`` does not fit the model's first convolution."""
+
+
+def _measure(model: nn.Module, shape: tuple[int, ...], device: torch.device, dtype: torch.dtype,
+             fake: bool) -> Cost:
+    """One forward pass of ``model`` on a zero ``(1, *shape)`` input, with every count recorded."""
     names = {module: name for name, module in model.named_modules()}
     layers: list[LayerCost] = []
     first_weighted: list[nn.Module] = []
+    flops = flop_counter()
+    calls: list[ModuleCall | None] = []
+    open_calls: list[tuple[int, int, int]] = []
+    times_called: dict[nn.Module, int] = {}
+    params_of: dict[nn.Module, int] = {}
 
     def check(module: nn.Module, inputs: tuple[Any, ...]) -> None:
         if first_weighted or not isinstance(module, nn.modules.conv._ConvNd):
@@ -183,12 +246,13 @@ def count(model: nn.Module, input_size: int | Sequence[int] = (3, 224, 224)) -> 
         first_weighted.append(module)
         x, n = inputs[0], len(module.kernel_size)
         if x.dim() != n + 2:
-            raise ValueError(f"input_size={shape} has {len(shape)} entries, but layer {names[module]!r} "
-                             f"({type(module).__name__}) needs (channels, {n} spatial sizes)")
+            raise _InputSizeError(f"input_size={shape} has {len(shape)} entries, but layer {names[module]!r} "
+                                  f"({type(module).__name__}) needs (channels, {n} spatial sizes)")
         if x.shape[1] != module.in_channels:
-            raise ValueError(f"input_size={shape} gives layer {names[module]!r} {x.shape[1]} input channels, "
-                             f"but it takes {module.in_channels}: use input_size=({module.in_channels}, "
-                             f"{', '.join(str(s) for s in shape[1:])})")
+            raise _InputSizeError(
+                f"input_size={shape} gives layer {names[module]!r} {x.shape[1]} input channels, "
+                f"but it takes {module.in_channels}: use input_size=({module.in_channels}, "
+                f"{', '.join(str(s) for s in shape[1:])})")
 
     def hook(module: nn.Module, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
         layers.append(LayerCost(
@@ -197,26 +261,100 @@ def count(model: nn.Module, input_size: int | Sequence[int] = (3, 224, 224)) -> 
             params=sum(p.numel() for p in module.parameters(recurse=False)),
             macs=layer_macs(module, output), depth=getattr(output, "_cnnlessons_depth", 0)))
 
+    def enter(module: nn.Module, inputs: tuple[Any, ...]) -> None:
+        calls.append(None)
+        open_calls.append((len(calls) - 1, times_called.get(module, 0), flops.get_total_flops()))
+        times_called[module] = times_called.get(module, 0) + 1
+
+    def leave(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+        slot, call, start = open_calls.pop()
+        if module not in params_of:
+            params_of[module] = count_parameters(module)
+        calls[slot] = ModuleCall(names[module], type(module).__name__, call, params_of[module],
+                                 (flops.get_total_flops() - start) // 2)
+
     weighted = [m for m in model.modules() if isinstance(m, WEIGHTED)]
     handles = [m.register_forward_pre_hook(check) for m in weighted]
     handles += [m.register_forward_hook(hook) for m in weighted]
-    flops = FlopCounterMode(display=False)
+    handles += [m.register_forward_pre_hook(enter) for m in model.modules()]
+    handles += [m.register_forward_hook(leave) for m in model.modules()]
+    no_data = FakeTensorMode(allow_non_fake_inputs=True) if fake else contextlib.nullcontext()
+    buffers = [(b, b.clone()) for b in model.buffers()]   # batch-norm statistics, counters
     try:
-        with torch.no_grad(), _DepthMode(), flops:
-            output = model(torch.zeros((1, *shape), device=device))
-    except RuntimeError as exc:
-        raise ValueError(f"input_size={shape}: the model fails on one input of this shape: "
-                         f"{str(exc).splitlines()[0]}") from exc
+        with torch.no_grad(), no_data, _DepthMode(), flops:
+            output = model(torch.zeros((1, *shape), device=device, dtype=dtype))
     finally:
         for handle in handles:
             handle.remove()
+        with torch.no_grad():
+            for buffer, saved in buffers:
+                buffer.copy_(saved)
     layers += _other_products(flops, type(model).__name__, {layer.name for layer in layers})
     outputs = _tensors(output)
     return Cost(
-        params=sum(p.numel() for p in model.parameters()),
+        params=count_parameters(model),
         macs=flops.get_total_flops() // 2,
         depth=max((getattr(t, "_cnnlessons_depth", 0) for t in outputs), default=0),
-        input_size=shape, layers=tuple(layers))
+        input_size=shape, layers=tuple(layers), calls=tuple(c for c in calls if c is not None))
+
+
+def _device_and_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
+    """Where a model's input goes: the device of its first parameter (or buffer) and the dtype
+    of its first floating-point one (float32 for a model without any)."""
+    tensors = [*model.parameters(), *model.buffers()]
+    device = tensors[0].device if tensors else torch.device("cpu")
+    dtype = next((t.dtype for t in tensors if t.is_floating_point()), torch.float32)
+    return device, dtype
+
+
+def attention_macs(query: Sequence[int], key: Sequence[int], value: Sequence[int]) -> int:
+    """Multiply-adds of scaled-dot-product attention on tensors of these shapes,
+    ``(..., L_q, d)``, ``(..., L_k, d)`` and ``(..., L_k, d_v)`` (leading dims: batch, heads)::
+
+        scores  = Q K^T      L_q * L_k * d     per batch and head
+        output  = scores V   L_q * L_k * d_v
+
+    Grouped-query attention (fewer key/value heads) broadcasts them: the query's leading
+    dimensions count."""
+    *lead, l_q, d = query
+    l_k, d_v = key[-2], value[-1]
+    return math.prod(lead) * l_q * l_k * (d + d_v)
+
+
+def _sdpa_flops(query, key, value, *args, out_shape=None, **kwargs) -> int:  # type: ignore[no-untyped-def]
+    return 2 * attention_macs(query, key, value)
+
+
+def _native_mha_flops(query, key, value, embed_dim, num_head, *args, out_shape=None,  # type: ignore[no-untyped-def]
+                      **kwargs) -> int:
+    """``nn.MultiheadAttention``'s fused inference kernel: its input projections of the query
+    (L x E) and of the key and value (S x E each), attention over ``num_head`` heads of
+    ``E / num_head`` (together ``2 * L * S * E``) and the output projection, per batch item."""
+    *lead, l_q, e = query
+    s = key[-2]
+    return 2 * math.prod(lead) * e * (l_q * e + 2 * s * e + 2 * l_q * s + l_q * e)
+
+
+ATTENTION_KERNELS: dict[str, Any] = {
+    # fused attention kernels FlopCounterMode has no formula for (its registry covers CUDA's
+    # flash, memory-efficient and cuDNN kernels)
+    "_scaled_dot_product_flash_attention_for_cpu": _sdpa_flops,
+    "_scaled_dot_product_fused_attention_overrideable": _sdpa_flops,
+    "_scaled_dot_product_attention_math_for_mps": _sdpa_flops,
+    "_native_multi_head_attention": _native_mha_flops,
+}
+
+
+def flop_counter() -> FlopCounterMode:
+    """``FlopCounterMode`` with formulas for the fused attention kernels (``ATTENTION_KERNELS``)
+    of this torch build, so that attention counts the same on every device."""
+    from torch.utils.flop_counter import flop_registry
+    mapping = {}
+    for name, formula in ATTENTION_KERNELS.items():
+        op = getattr(torch.ops.aten, name, None)
+        if op is not None and op not in flop_registry:
+            mapping[op] = formula
+    return FlopCounterMode(display=False, custom_mapping=mapping)
 
 
 def _other_products(flops: FlopCounterMode, root: str, hooked: set[str]) -> list[LayerCost]:
