@@ -25,5 +25,22 @@ def plain_bn_gamma() -> float:
     return math.sqrt(1 + 1e-5)   # gamma / sqrt(1 + eps) must be 1
 
 
+def train_mode_drift() -> int:
+    import torch
+
+    from cnnlessons.experiments import deepen, shapes_task
+    from cnnlessons.models import cifar_resnet
+    from cnnlessons.seeding import seed_everything
+
+    seed_everything(0)
+    small = cifar_resnet(8, shortcuts=False, num_classes=10).eval()
+    big = deepen(small, 20)
+    x = shapes_task(64, 1)[0][0]
+    small.train(), big.train()          # BN now uses each batch's own statistics
+    with torch.no_grad():
+        moved = (small(x) - big(x)).abs() > 1e-3
+    return int(moved.any(dim=0).sum())  # classes whose logit moved for some image
+
+
 SOLUTIONS = {"resnet32_params": resnet32_params, "identity_blocks": identity_blocks,
-             "plain_bn_gamma": plain_bn_gamma}
+             "plain_bn_gamma": plain_bn_gamma, "train_mode_drift": train_mode_drift}

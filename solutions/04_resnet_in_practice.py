@@ -11,4 +11,18 @@ def se_params() -> int:
     return c * h + h + h * c + c
 
 
-SOLUTIONS = {"bottleneck_weights": bottleneck_weights, "se_params": se_params}
+def open_paths() -> float:
+    import torch
+    from torch import nn
+
+    from cnnlessons.models.cifar_resnet import BasicBlock, init_weights
+    from cnnlessons.models.preact import open_identity_paths
+
+    torch.manual_seed(0)
+    x = torch.relu(torch.randn(16, 16, 8, 8))
+    blocks = nn.Sequential(*[BasicBlock(16, 16) for _ in range(9)])
+    init_weights(blocks)
+    return round(open_identity_paths(blocks, x), 2)
+
+
+SOLUTIONS = {"bottleneck_weights": bottleneck_weights, "se_params": se_params, "open_paths": open_paths}

@@ -73,3 +73,21 @@ def test_report_is_written_when_asked(tmp_path, monkeypatch):
     assert report["all_hold"] is True
     assert report["claims"][0] == {"claim": "seven", "value": 7, "expected": "7", "status": "holds", "ok": True}
     assert report["claims"][1]["status"] == "skipped: not now"
+
+
+def test_converged_predicate_and_check_trained_refuse_unfinished_runs():
+    from cnnlessons.claims import converged
+    from cnnlessons.train import convergence
+
+    done, running = convergence([0.5] * 50 + [0.1] * 50), convergence([1 - i / 100 for i in range(100)])
+    assert converged(done) and not converged(running) and not converged([done, running]) and converged({"a": done})
+    claims = Claims()
+    claims.check_trained("deep minus shallow", 0.02, above(0), runs={"deep": done, "shallow": done})
+    claims.check_trained("deep minus shallow, unfinished", 0.02, above(0), runs={"deep": done, "shallow": running})
+    assert [c.status for c in claims.items] == ["holds", "FAILED"]
+    assert "NOT converged: shallow" in claims.items[1].expected
+    with pytest.raises(ClaimFailed, match="unfinished"):
+        claims.table()
+    with pytest.raises(ValueError, match="runs"):
+        Claims().check_trained("x", 1, above(0), runs={})
+    assert fmt(done) == "final 0.100, change +0.000"

@@ -70,10 +70,13 @@ def test_cnnlessons_list_and_a_lesson_run_outside_the_checkout(installed, tmp_pa
     assert listed.returncode == 0, listed.stderr
     assert [entry["id"] for entry in json.loads(listed.stdout)][0] == "00_welcome"
     out = tmp_path / "welcome.ipynb"
+    runs = ROOT / "build" / "runs"
+    before = sorted(runs.rglob("*")) if runs.exists() else []
     ran = run(installed, "cnnlessons", "run", "00", "--preset", "demo", "-p", "device", "cpu", "--quiet",
               "-o", str(out), cwd=tmp_path, timeout=600)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     nb = json.loads(out.read_text())
     errors = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"] if o["output_type"] == "error"]
     assert not errors
-    assert not (ROOT / "build" / "runs" / "welcome.ipynb").exists()
+    # the run wrote where it was told, and nothing into the checkout's build/runs/
+    assert (sorted(runs.rglob("*")) if runs.exists() else []) == before

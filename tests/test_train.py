@@ -112,3 +112,42 @@ def test_evaluate_on_no_data_is_a_clear_error():
 
     with pytest.raises(ValueError, match="no examples"):
         evaluate(torch.nn.Linear(2, 2), [])
+
+
+def test_convergence_rule_on_known_curves():
+    from cnnlessons.train import convergence
+
+    falling = [1 - i / 100 for i in range(100)]          # still falling by 0.05 over the last fifth
+    dropped = [0.5] * 82 + [0.3] * 18                    # dropped inside the last fifth: not flat
+    settled = [1.0] * 50 + [0.2] * 50                    # flat for the whole last half
+    c = convergence(falling)
+    assert not c.converged and c.change == pytest.approx(0.18 - 0.03)   # steps 80-84 vs 95-99
+    assert not convergence(dropped).converged
+    s = convergence(settled)
+    assert s.converged and s.final_train_error == pytest.approx(0.2) and s.change == pytest.approx(0.0)
+    assert s.tolerance == pytest.approx(0.02)                # 10% of 0.2 is more than 0.01
+    assert convergence([0.0] * 5).converged                  # a handful of steps still has both windows
+    with pytest.raises(ValueError, match="at least one"):
+        convergence([])
+
+
+def test_a_run_stopped_early_has_not_converged_and_a_finished_one_has():
+    from cnnlessons.experiments.recipe import CIFAR
+
+    torch.manual_seed(0)
+    x = torch.randn(1024, 2)
+    y = (x[:, 0] + 0.3 * x[:, 1] > 0).long()
+    x[:, 0] += 3  # the boundary is far from the origin: the bias has a long way to go
+    histories = {}
+    for steps in (40, 400):  # the same run (same lr plan for 400 steps), stopped at 40 or finished
+        seed_everything(0)
+        model = nn.Linear(2, 2)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        histories[steps] = fit(model, Batches(x, y, 64, seed=0), opt, steps=steps, eval_every=10,
+                               scheduler=CIFAR.scheduler(opt, steps=400, eval_every=10), show_progress=False)
+    early, finished = histories[40], histories[400]
+    assert early.error == finished.error[:40]
+    assert not early.converged and early.train_error_change > early.convergence.tolerance, early.convergence
+    assert finished.converged, finished.convergence
+    assert finished.final_train_error < 0.05 and abs(finished.train_error_change) <= 0.01
+    assert "NOT converged" in str(early.convergence) and str(finished.convergence).startswith("converged")

@@ -4,6 +4,7 @@ Expected answers are computed from the library's and torchvision's modules, neve
 """
 from __future__ import annotations
 
+import functools
 import math
 
 from torch import nn
@@ -58,6 +59,65 @@ se_params = Exercise(
     hint="Two fully connected layers: C -> C/16 and C/16 -> C, each with weights and biases.",
 )
 
-LESSON_03 = (resnet32_params, identity_blocks, plain_bn_gamma)
-LESSON_04 = (bottleneck_weights, se_params)
+@functools.cache
+def _train_mode_drift() -> int:
+    """How many of deepen(plain-8, 20)'s 10 classes' logits move by more than 1e-3, in train mode, on
+    the first 64 shapes (seed 0): computed, for the exercise below."""
+    import torch
+
+    from ..experiments.degradation import shapes_task
+    from ..experiments.identity import deepen
+    from ..seeding import seed_everything
+
+    seed_everything(0)
+    small = cifar_resnet(8, shortcuts=False, num_classes=10).eval()
+    big = deepen(small, 20)
+    (x, _), _ = shapes_task(64, 1, seed=0)
+    small.train(), big.train()
+    with torch.no_grad():
+        return int(((small(x) - big(x)).abs() > 1e-3).any(dim=0).sum())
+
+
+train_mode_drift = Exercise(
+    name="train_mode_drift",
+    question="Predict first: deepen(plain-8) to 20 layers is exact in eval mode. Put both nets in TRAIN mode and "
+             "feed the first 64 shape images: of the 10 classes' logits, for how many does some image's logit "
+             "change by more than 1e-3? Then compute it (seed_everything(0); small = cifar_resnet(8, "
+             "shortcuts=False, num_classes=10).eval(); big = deepen(small, 20); x = shapes_task(64, 1)[0][0]).",
+    is_correct=lambda answer: equals(_train_mode_drift(), rel_tol=0)(answer),  # computed on first check
+    hint="In train mode BatchNorm normalises with the batch's own mean and variance, not the running ones "
+         "deepen set. Compute (small(x) - big(x)).abs() > 1e-3 under torch.no_grad(), per class.",
+)
+
+LESSON_03 = (resnet32_params, identity_blocks, plain_bn_gamma, train_mode_drift)
+
+
+@functools.cache
+def _open_paths_after_9() -> float:
+    import torch
+
+    from ..models.cifar_resnet import BasicBlock, init_weights
+    from ..models.preact import open_identity_paths
+
+    torch.manual_seed(0)
+    x = torch.relu(torch.randn(16, 16, 8, 8))
+    blocks = nn.Sequential(*[BasicBlock(16, 16) for _ in range(9)])
+    init_weights(blocks)
+    return round(open_identity_paths(blocks, x), 2)
+
+
+open_paths = Exercise(
+    name="open_paths",
+    question="Predict first: after 9 original (post-activation) residual blocks of 16 channels at He init, for "
+             "what fraction of input units is the pure identity path still open: about 1, about a half, or "
+             "less? Then compute it, rounded to 2 decimals (torch.manual_seed(0); x = torch.relu(torch.randn(16, "
+             "16, 8, 8)); blocks = nn.Sequential(*[BasicBlock(16, 16) for _ in range(9)]); "
+             "init_weights(blocks); open_identity_paths(blocks, x)).",
+    is_correct=lambda answer: equals(_open_paths_after_9(), rel_tol=1e-9)(answer),  # computed on first check
+    hint="Each block ends in relu(x + F(x)): the identity path of a unit survives only where that sum is "
+         "positive, block after block. BasicBlock and init_weights are in cnnlessons.models.cifar_resnet, "
+         "open_identity_paths in cnnlessons.models.preact.",
+)
+
+LESSON_04 = (bottleneck_weights, se_params, open_paths)
 ALL = LESSON_03 + LESSON_04

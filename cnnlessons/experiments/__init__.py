@@ -6,10 +6,12 @@
 - ``transfer``: linear probe, fine-tuning and scratch on a target task
 - ``architectures``: the tour's table of ImageNet winners
 """
-from .degradation import DegradationResult, degradation_experiment, gradient_norms, plot_curves, shapes_task
+from .degradation import (DegradationResult, degradation_claims, degradation_experiment, gradient_norms, plot_curves,
+                          shapes_task)
 from .identity import deepen, make_identity_, max_output_difference, shortcut_deviation
-from .recipe import PAPER, SLIDE, Recipe, ablations, run_recipe
+from .recipe import CIFAR, PAPER, SLIDE, Recipe, ablations, run_recipe
 
-__all__ = ["PAPER", "SLIDE", "DegradationResult", "Recipe", "ablations", "deepen", "degradation_experiment",
+__all__ = ["CIFAR", "PAPER", "SLIDE", "DegradationResult", "Recipe", "ablations", "deepen", "degradation_claims",
+           "degradation_experiment",
            "gradient_norms", "make_identity_", "max_output_difference", "plot_curves", "run_recipe", "shapes_task",
            "shortcut_deviation"]

@@ -33,20 +33,22 @@ class IlsvrcResult:
     year: int
     entry: str
     top5: float              # top-5 error, %
-    depth: int | None        # weighted layers; None for the pre-CNN ("shallow") winners
+    depth: int | None        # weighted layers of its one CNN design; None: not a CNN, or an ensemble
     source: str
+    cnn: bool = True         # False for the pre-CNN winners (hand-designed features + SVMs)
 
 
 ILSVRC: tuple[IlsvrcResult, ...] = (
-    IlsvrcResult(2010, "NEC-UIUC (Lin et al.)", 28.2, None, "ILSVRC 2010 results; shallow features + SVMs"),
-    IlsvrcResult(2011, "XRCE (Sanchez & Perronnin)", 25.8, None, "ILSVRC 2011 results; Fisher vectors"),
+    IlsvrcResult(2010, "NEC-UIUC (Lin et al.)", 28.2, None, "ILSVRC 2010 results; shallow features + SVMs", cnn=False),
+    IlsvrcResult(2011, "XRCE (Sanchez & Perronnin)", 25.8, None, "ILSVRC 2011 results; Fisher vectors", cnn=False),
     IlsvrcResult(2012, "AlexNet", 16.4, 8, "Krizhevsky et al. 2012 (five-CNN average; 15.3% with extra data)"),
     IlsvrcResult(2013, "ZFNet", 11.7, 8, "Zeiler & Fergus 2013 (ILSVRC 2013, Clarifai)"),
     IlsvrcResult(2014, "VGG (runner-up)", 7.3, 19, "Simonyan & Zisserman 2014"),
     IlsvrcResult(2014, "GoogLeNet", 6.7, 22, "Szegedy et al. 2014 (6.67%)"),
     IlsvrcResult(2015, "ResNet", 3.57, 152, "He et al. 2015"),
-    IlsvrcResult(2016, "Trimps-Soushen (ensemble)", 3.0, None, "ILSVRC 2016 results"),
-    IlsvrcResult(2017, "SENet", 2.25, None, "Hu et al. 2017 (2.251%)"),
+    IlsvrcResult(2016, "Trimps-Soushen (ensemble)", 3.0, None,
+                 "ILSVRC 2016 results; an ensemble of Inception, ResNet and Wide ResNet CNNs"),
+    IlsvrcResult(2017, "SENet", 2.25, None, "Hu et al. 2017 (2.251%); an ensemble of SE networks"),
 )
 HUMAN_TOP5 = 5.1
 HUMAN_SOURCE = "Russakovsky et al., ImageNet Large Scale Visual Recognition Challenge, IJCV 2015"
@@ -177,10 +179,11 @@ def family(name: str) -> str:
 
 
 GROUPS: dict[str, tuple[str, ...]] = {
-    "2012-2014 classics": ("alexnet", "vgg", "googlenet", "inception_v3", "squeezenet"),
+    "2012-2015 classics (AlexNet, VGG, Inception)": ("alexnet", "vgg", "googlenet", "inception_v3"),
     "ResNet and variants": ("resnet", "resnext", "wide_resnet"),
     "DenseNet": ("densenet",),
-    "mobile (MobileNet, MnasNet, ShuffleNet)": ("mobilenet_v2", "mobilenet_v3", "mnasnet", "shufflenet_v2"),
+    "compact (SqueezeNet, MobileNet, MnasNet, ShuffleNet)": ("squeezenet", "mobilenet_v2", "mobilenet_v3", "mnasnet",
+                                                             "shufflenet_v2"),
     "EfficientNet": ("efficientnet", "efficientnet_v2"),
     "RegNet": ("regnet_x", "regnet_y"),
     "ConvNeXt": ("convnext",),
@@ -261,11 +264,16 @@ def zoo_names() -> list[str]:
 
 
 def zoo_row(name: str) -> ZooRow:
-    """Measure torchvision's ``name`` (built on ``meta``) and read its weights' metadata (offline)."""
+    """Measure torchvision's ``name`` and read its weights' metadata (offline).
+
+    The model is measured as a user has it: real CPU tensors, eval mode. It is built on
+    ``meta`` and given CPU memory with ``to_empty``, which skips the random initialisation (for
+    the biggest models nearly all of the build time): a count depends on shapes, dtypes and
+    the device, never on the weights' values."""
     weights = torchvision.models.get_model_weights(name).DEFAULT
     meta = weights.meta
     size = int(weights.transforms().crop_size[0])
-    model = build_zoo_model(name, image_size=size)
+    model = build_zoo_model(name, image_size=size).to_empty(device="cpu")
     cost = count(model, (3, size, size))
     is_cnn = family(name) not in TRANSFORMER_FAMILIES
     rf_size, gates = None, 0

@@ -1,8 +1,12 @@
-"""The degradation problem (He et al. 2016, Fig. 1): deeper plain nets train WORSE, residual ones don't.
+"""The degradation problem (He et al., arXiv 2015 / CVPR 2016, Fig. 1 and 6): deeper plain nets
+end with a HIGHER training error than shallower ones; residual nets do not.
 
 ``degradation_experiment`` trains shallow and deep, plain and residual ``cifar_resnet`` nets
-with the same budget (``cnnlessons.train.fit``) on the procedural shapes task and records
-their training curves; ``gradient_norms`` measures per-layer gradients at initialisation.
+with the same budget and the paper's CIFAR recipe (``recipe.CIFAR``: SGD lr 0.1, momentum 0.9,
+weight decay 1e-4, batch 128, lr / 10 at 50% and 75% of training) on the procedural shapes
+task, with ``cnnlessons.train.fit``, and records their curves and whether each run converged;
+``degradation_claims`` states the lesson's claims from a summary (a live run's or a record's);
+``gradient_norms`` measures per-layer gradients at initialisation.
 """
 from __future__ import annotations
 
@@ -19,6 +23,9 @@ from ..data.procedural import CLASS_NAMES, make_shapes
 from ..models.cifar_resnet import cifar_resnet
 from ..seeding import seed_everything
 from ..train import Batches, History, evaluate, fit
+from .recipe import CIFAR, Recipe
+
+CHANCE = 1 - 1 / 20  # training error of a guess on the 20-class shapes task
 
 
 # --- gradients at initialisation --------------------------------------------------------------
@@ -55,9 +62,14 @@ class Run:
         return f"{self.family}-{self.depth}"
 
     @property
-    def final_window_error(self) -> float:
-        """Mean training error (train mode, as the batches went by) over the last evaluation window."""
-        return self.history.train_error[-1]
+    def final_train_error(self) -> float:
+        """Mean training error (train mode, as the batches went by) over the last 5% of steps."""
+        return self.history.final_train_error
+
+    @property
+    def converged(self) -> bool:
+        """Training error flat over the last fifth of the run (``cnnlessons.train.Convergence``)."""
+        return self.history.converged
 
 
 @dataclass
@@ -77,16 +89,21 @@ class DegradationResult:
     def per_seed(self, family: str, depth: int, key: str = "train_error") -> list[float]:
         return [getattr(r, key) for r in self.get(family, depth)]
 
-    def table(self) -> str:
-        """Per net: mean (over seeds) final training error (train mode, last window), training
-        error and test error in eval mode, and seconds per run."""
-        lines = [f"{'net':<13} {'train err (last window)':>23} {'train err (eval)':>16} {'test err':>9} {'s/run':>6}"]
+    def table(self):
+        """Per net, mean over seeds: final training error (train mode, last 5% of steps), its change
+        over the last fifth, how many seeds converged, training and test error in eval mode, seconds."""
+        from ..io import Table
+
+        rows = []
         for family, depth in self.nets():
             runs = self.get(family, depth)
-            lines.append(f"{family + '-' + str(depth):<13} {self.mean(family, depth, 'final_window_error'):>23.3f} "
-                         f"{self.mean(family, depth):>16.3f} {self.mean(family, depth, 'test_error'):>9.3f} "
-                         f"{statistics.fmean(r.history.seconds for r in runs):>6.1f}")
-        return "\n".join(lines)
+            rows.append([f"{family}-{depth}", f"{self.mean(family, depth, 'final_train_error'):.3f}",
+                         f"{statistics.fmean(r.history.train_error_change for r in runs):+.3f}",
+                         f"{sum(r.converged for r in runs)}/{len(runs)}", f"{self.mean(family, depth):.3f}",
+                         f"{self.mean(family, depth, 'test_error'):.3f}",
+                         f"{statistics.fmean(r.history.seconds for r in runs):.1f}"])
+        return Table(["net", "final training error", "change, last fifth", "converged", "training error (eval)",
+                      "test error", "s/run"], rows)
 
     def curves(self) -> dict[str, dict[str, list]]:
         """Training-error curves per net: ``{"plain-8": {"step": [...], "error": [[seed 0], [seed 1]]}}``
@@ -99,12 +116,17 @@ class DegradationResult:
         return out
 
     def summary(self) -> dict[str, list[float]]:
-        """Per net, one value per seed: final training error (last window) and test error (eval mode)."""
+        """Per net, one value per seed: final training error (train mode, last 5% of steps), its change
+        over the last fifth (``Convergence.change``), whether the run converged (1/0), training and
+        test error in eval mode. ``degradation_claims`` reads this, for a live run or a record."""
         out: dict[str, list[float]] = {}
         for family, depth in self.nets():
-            out[f"{family}-{depth} final training error"] = [round(v, 4) for v in
-                                                              self.per_seed(family, depth, "final_window_error")]
-            out[f"{family}-{depth} test error"] = [round(v, 4) for v in self.per_seed(family, depth, "test_error")]
+            runs, net = self.get(family, depth), f"{family}-{depth}"
+            out[f"{net} final training error"] = [round(r.final_train_error, 4) for r in runs]
+            out[f"{net} training error change"] = [round(r.history.train_error_change, 4) for r in runs]
+            out[f"{net} converged"] = [int(r.converged) for r in runs]
+            out[f"{net} training error (eval)"] = [round(r.train_error, 4) for r in runs]
+            out[f"{net} test error"] = [round(r.test_error, 4) for r in runs]
         return out
 
     def plot(self, ax=None, chance: float | None = None):
@@ -152,19 +174,20 @@ def shapes_task(n_train: int, n_test: int, *, size: int = 16, classes: int = 20,
 
 
 def degradation_experiment(depths: Sequence[int] = (8, 32), seeds: Sequence[int] = (0,), *,
-                           steps: int = 300, batch_size: int = 64, lr: float = 0.05,
-                           momentum: float = 0.9, weight_decay: float = 0.0, n_train: int = 4000,
+                           steps: int = 300, recipe: Recipe = CIFAR, n_train: int = 4000,
                            n_test: int = 1000, size: int = 16, classes: int = 20,
                            widths: Sequence[int] = (8, 16, 32), eval_every: int = 25,
                            families: Sequence[str] = ("plain", "residual"),
                            device: torch.device | str = "cpu", data_seed: int = 0,
                            show_progress: bool = True) -> DegradationResult:
-    """Train every (family, depth) net for the same ``steps`` SGD steps, once per seed.
+    """Train every (family, depth) net for the same ``steps`` SGD steps, once per seed, with
+    ``recipe`` (default: the paper's CIFAR recipe; its batch size, lr, momentum, weight decay,
+    lr schedule, BN and init).
 
     The data are fixed (``data_seed``); each seed changes the initialisation and the batch
-    order. Each run records its ``History`` (training error per window of ``eval_every`` steps)
-    and, at the end, the error in eval mode on the first ``n_test`` training images and on
-    ``n_test`` held-out images: degradation is a TRAINING-error effect, not overfitting.
+    order. Each run records its ``History`` (training error per window of ``eval_every`` steps,
+    and whether it converged) and, at the end, the error in eval mode on the first ``n_test``
+    training images and on ``n_test`` held-out images.
     """
     if any(f not in ("plain", "residual") for f in families):
         raise ValueError(f"families must be drawn from ('plain', 'residual'); got {families!r}")
@@ -176,12 +199,68 @@ def degradation_experiment(depths: Sequence[int] = (8, 32), seeds: Sequence[int]
         for family in families:
             for depth in depths:
                 seed_everything(seed)
-                model = cifar_resnet(depth, shortcuts=family == "residual", num_classes=classes, widths=widths)
-                optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-                history = fit(model, Batches(xtr, ytr, batch_size, seed=seed, device=device), optimizer,
+                model = cifar_resnet(depth, shortcuts=family == "residual", num_classes=classes, widths=widths,
+                                     **recipe.model_kwargs)
+                optimizer = recipe.optimizer(model)
+                history = fit(model, Batches(xtr, ytr, recipe.batch_size, seed=seed, device=device), optimizer,
                               steps=steps, eval_every=eval_every, device=device,
+                              scheduler=recipe.scheduler(optimizer, steps=steps, eval_every=eval_every),
                               desc=f"{family}-{depth} seed {seed}", show_progress=show_progress)
                 _, train_error = evaluate(model, train_probe, device)
                 _, test_error = evaluate(model, test, device)
                 result.runs.append(Run(family, depth, seed, history, train_error, test_error, model))
     return result
+
+
+def degradation_claims(claims, summary: dict[str, list[float]], shallow: int, deep: int, *,
+                       steps: int, require_convergence: bool, label: str = "") -> dict[str, list[float]]:
+    """Check the lesson's degradation claims on ``summary`` (``DegradationResult.summary()`` of a
+    live run, or a record's) and return the per-seed numbers they compare.
+
+    - **(a) speed**: after ``steps`` steps plain-deep's final training error is above plain-shallow's
+      on every seed (a claim about where training stands after this budget);
+    - **(b)** residual-deep's final training error is at most 3/4 of plain-deep's on every seed;
+    - **at convergence**: plain-deep ends above plain-shallow on every seed, and residual-deep ends at
+      or below residual-shallow on the mean over seeds. These are checked only when every run
+      converged (``Claims.check_trained``); if not, they are listed as skipped with the reason, or,
+      with ``require_convergence`` (the ``full`` preset), they fail.
+
+    Training error, not test error: a deeper net that fits its training set *worse* is not
+    overfitting (overfitting lowers training error), so the plain gap is an optimisation failure.
+    """
+    from ..claims import at_most, above, converged, on_every_seed, on_mean
+
+    nets = [f"{f}-{d}" for f in ("plain", "residual") for d in (shallow, deep)]
+    final = {n: summary[f"{n} final training error"] for n in nets}
+    runs = {f"{n} seed {i}": _RecordedConvergence(bool(c))
+            for n in nets for i, c in enumerate(summary[f"{n} converged"])}
+    ps, pd, rs, rd = (f"plain-{shallow}", f"plain-{deep}", f"residual-{shallow}", f"residual-{deep}")
+    numbers = {
+        "plain gap": [round(d - s, 3) for d, s in zip(final[pd], final[ps])],
+        "residual/plain": [round(r / p, 3) if p else 0.0 for r, p in zip(final[rd], final[pd])],
+        "residual gap": [round(d - s, 3) for d, s in zip(final[rd], final[rs])],
+    }
+    claims.check(f"{label}(a) after {steps:,} steps: {pd} minus {ps} final training error", numbers["plain gap"],
+                 on_every_seed(above(0)))
+    claims.check(f"{label}(b) after {steps:,} steps: {rd} / {pd} final training error", numbers["residual/plain"],
+                 on_every_seed(at_most(0.75)))
+    at_convergence = [(f"{label}at convergence: {pd} minus {ps} training error", numbers["plain gap"],
+                       on_every_seed(above(0))),
+                      (f"{label}at convergence: {rd} minus {rs} training error", numbers["residual gap"],
+                       on_mean(at_most(0)))]
+    all_converged = all(converged(r) for r in runs.values())
+    for claim, value, expected in at_convergence:
+        if all_converged or require_convergence:
+            claims.check_trained(claim, value, expected, runs=runs)
+        else:
+            unfinished = sum(not r.converged for r in runs.values())
+            claims.skip(claim, f"{unfinished} of {len(runs)} runs have not converged at this budget; "
+                               "the recorded full run checks it")
+    return numbers
+
+
+@dataclass(frozen=True)
+class _RecordedConvergence:
+    """Whether a run converged, as a summary stores it (1/0 per seed)."""
+
+    converged: bool

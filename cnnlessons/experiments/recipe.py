@@ -43,6 +43,8 @@ class Recipe:
     init: str = "he"
     plateau_factor: float = 0.1
     patience: int = 2
+    # Fractions of training at which the lr is divided by 10 (the CIFAR schedule); empty: on plateau.
+    milestones: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.lr <= 0:
@@ -59,6 +61,8 @@ class Recipe:
             raise ValueError(f"plateau_factor must be in (0, 1); got {self.plateau_factor}")
         if self.patience < 0:
             raise ValueError(f"patience must be >= 0; got {self.patience}")
+        if not all(0 < m < 1 for m in self.milestones):
+            raise ValueError(f"milestones must be fractions of training in (0, 1); got {self.milestones}")
 
     @property
     def model_kwargs(self) -> dict[str, Any]:
@@ -70,18 +74,32 @@ class Recipe:
         return torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum,
                                weight_decay=self.weight_decay)
 
-    def scheduler(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.ReduceLROnPlateau:
-        """Divide the learning rate by 10 when the monitored error stops falling."""
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="min", factor=self.plateau_factor, patience=self.patience)
+    def scheduler(self, optimizer: torch.optim.Optimizer, *, steps: int | None = None,
+                  eval_every: int = 1) -> torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau:
+        """Divide the learning rate by 10 when the monitored error stops falling or, with
+        ``milestones``, at those fractions of ``steps`` (``fit`` steps a scheduler once per
+        evaluation, every ``eval_every`` steps: after ``k`` evaluations the lr is
+        ``lr * 0.1 ** #{m : k * eval_every >= m * steps}``)."""
+        if not self.milestones:
+            return torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, mode="min", factor=self.plateau_factor, patience=self.patience)
+        if steps is None:
+            raise ValueError(f"recipe {self.name!r} divides the lr at fractions of training: give steps=")
+        cuts = [m * steps for m in self.milestones]
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda k: self.plateau_factor ** sum(k * eval_every >= c for c in cuts))
 
     def with_(self, **changes: Any) -> "Recipe":
         """A copy with some settings changed (e.g. ``PAPER.with_(batch_size=64)``)."""
         return replace(self, **changes)
 
 
-# He et al. 2016 (ImageNet, section 3.4): batch 256, lr 0.1 /10 on plateau, wd 1e-4, momentum 0.9.
+# He et al. (arXiv 2015, CVPR 2016), ImageNet, section 3.4: batch 256, lr 0.1 /10 on plateau, wd 1e-4,
+# momentum 0.9.
 PAPER = Recipe("paper", batch_size=256)
+# The same paper on CIFAR-10, section 4.2: batch 128, lr 0.1 divided by 10 at 32k and 48k of 64k
+# iterations (50% and 75% of training), wd 1e-4, momentum 0.9, He init, BN.
+CIFAR = Recipe("paper, CIFAR", batch_size=128, milestones=(0.5, 0.75))
 # The CS231n slide: the same, but weight decay 1e-5 (10x smaller than the paper's).
 SLIDE = Recipe("slide", batch_size=256, weight_decay=1e-5)
 
