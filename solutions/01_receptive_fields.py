@@ -6,6 +6,7 @@ import torchvision
 from torch import nn
 
 from cnnlessons.analysis import LayerSpec, build_stack, conv_stack, receptive_field
+from cnnlessons.analysis.composition import kernel_family_rank
 
 
 def n_weights(module: nn.Module) -> int:
@@ -32,9 +33,16 @@ def alexnet_conv5_jump() -> int:
     return receptive_field(alexnet, at="features.10").stride
 
 
+def two_layer_family() -> int:
+    # Predicted: 18 (one per weight) or 25 (every 5x5 kernel). Computed: 17, since (a W1, W2 / a)
+    # composes to the same kernel as (W1, W2) for every a != 0, one direction the map cannot see.
+    return kernel_family_rank((3, 3), channels=1)
+
+
 SOLUTIONS = {
     "stacked_field": stacked_field,
     "weights_saved": weights_saved,
     "dilated_field": dilated_field,
     "alexnet_conv5_jump": alexnet_conv5_jump,
+    "two_layer_family": two_layer_family,
 }

@@ -75,3 +75,71 @@ def test_calculator_widget_updates():
     assert f"{calculate(bottleneck=None).naive.macs:,}" in widget.output.value
     with pytest.raises(ValueError, match="unknown calculator setting"):
         InceptionCalculator(filters=3)
+
+
+# --------------------------------------------------------------------------- the paper's GoogLeNet
+
+def test_paper_googlenet_has_table1_widths_shapes_and_depth():
+    import torchvision
+
+    from cnnlessons.analysis.breakdown import stage_shapes
+    from cnnlessons.models.inception import GOOGLENET_TABLE1, googlenet_paper
+
+    with torch.device("meta"):
+        paper = googlenet_paper().eval()
+        tv = torchvision.models.googlenet(aux_logits=False, init_weights=False).eval()
+    # Same widths as torchvision's (which differs in kernel size and batch norm, not widths).
+    for name, (c_in, c1, c3r, c3, c5r, c5, pool) in GOOGLENET_TABLE1.items():
+        ours, theirs = getattr(paper, f"inception{name}"), getattr(tv, f"inception{name}")
+        assert ours.branch2[1][0].kernel_size == (3, 3) and ours.branch3[1][0].kernel_size == (5, 5)
+        assert ours.branch1[0].in_channels == c_in == theirs.branch1.conv.in_channels
+        assert [ours.branch2[0][0].out_channels, ours.branch3[0][0].out_channels, ours.branch4[1][0].out_channels] == \
+            [theirs.branch2[0].conv.out_channels, theirs.branch3[0].conv.out_channels, theirs.branch4[1].conv.out_channels]
+        assert ours.out_channels == c1 + c3 + c5 + pool
+    shapes = {s.name: s.output_shape for s in stage_shapes(paper, (3, 224, 224))}
+    # Table 1's "output size" column
+    assert shapes["conv1"] == (64, 112, 112) and shapes["pool1"] == (64, 56, 56) and shapes["conv2"] == (192, 56, 56)
+    assert shapes["inception3b"] == (480, 28, 28) and shapes["pool3"] == (480, 14, 14)
+    assert shapes["inception4e"] == (832, 14, 14) and shapes["pool4"] == (832, 7, 7)
+    assert shapes["inception5b"] == (1024, 7, 7) and shapes["avgpool"] == (1024, 1, 1) and shapes["fc"] == (1000,)
+    cost = count(paper, 224)
+    assert cost.depth == 22  # "22 layers deep when counting only layers with parameters"
+    # 3a by hand: the rows of Table 1 count weights in units of 1,024 (159K)
+    weights_3a = sum(p.numel() for n, p in paper.inception3a.named_parameters() if n.endswith("weight"))
+    assert weights_3a == 163_328 and weights_3a // 1024 == 159
+    assert cost.macs_by("inception3a") == 128_049_152  # Table 1: 128M
+
+
+def test_auxiliary_heads_run_in_training_only():
+    from cnnlessons.models.inception import googlenet_paper
+
+    torch.manual_seed(0)
+    net = googlenet_paper(num_classes=10, aux_logits=True)
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        logits, aux1, aux2 = net.train()(x)
+        assert logits.shape == aux1.shape == aux2.shape == (2, 10)
+        assert net.eval()(x).shape == (2, 10)
+    heads = sum(p.numel() for p in net.aux1.parameters()) + sum(p.numel() for p in net.aux2.parameters())
+    # per head: 1x1 conv 512 (528) -> 128, fc 2048 -> 1024, fc 1024 -> 10
+    assert heads == sum(c * 128 + 128 + 2048 * 1024 + 1024 + 1024 * 10 + 10 for c in (512, 528))
+
+
+def test_parameters_by_and_stage_table():
+    import torchvision
+
+    from cnnlessons.analysis.breakdown import parameters_by, stage_shapes, stage_table
+
+    with torch.device("meta"):
+        vgg = torchvision.models.vgg16()
+    parts = parameters_by(vgg, {"fc6": "classifier.0", "fc7": "classifier.3", "fc8": "classifier.6",
+                                "convs": "features", "all": ""})
+    assert parts["fc6"] == 512 * 7 * 7 * 4096 + 4096 and parts["fc8"] == 4096 * 1000 + 1000
+    assert parts["fc6"] + parts["fc7"] + parts["fc8"] + parts["convs"] == parts["all"] == 138_357_544
+    with pytest.raises(KeyError, match="classifier.9"):
+        parameters_by(vgg, {"x": "classifier.9"})
+    stages = stage_shapes(inception_module(8, 2, 2, 2).eval(), (8, 5, 5))
+    assert [s.name for s in stages] == ["branch1", "branch2", "branch3", "branch4"]
+    assert stages[3].output_shape == (8, 5, 5) and stages[3].macs == 0
+    table = stage_table(stages, caption="naive")
+    assert table.rows[-1][0] == "total" and table.rows[-1][3] == f"{sum(s.params for s in stages):,}"

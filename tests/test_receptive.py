@@ -374,3 +374,66 @@ def test_more_torchvision_graphs():
     assert receptive_field(se_resnet, at=LAST_FEATURE_MAP, ignore_global_context=True).size == 427
     with pytest.raises(ReceptiveFieldError, match=r"layer1\.0\.bn3\.1\.squeeze"):  # strict mode
         receptive_field(se_resnet, at=LAST_FEATURE_MAP, ignore_global_context=False)
+
+
+# --------------------------------------------------------------------------- ancestors and the drawing
+
+def test_ancestors_are_the_units_impulses_reach_in_random_stacks():
+    """An earlier map's units that feed an output unit, computed from the two fields, equal the
+    bounding box of what the real tail of the network (impulses at that map) reaches."""
+    rng = random.Random(2)
+    compared = 0
+    for _ in range(12):
+        layers = [random_layer(rng) for _ in range(rng.randint(2, 4))]
+        model = build_stack(layers, channels=1)
+        children = list(model.named_children())
+        try:
+            final = receptive_field(model, (1, 28, 28))
+        except (RuntimeError, ReceptiveFieldError):
+            continue
+        unit = (final.map_size[0] // 2, final.map_size[1] // 2)
+        for i, (name, _) in enumerate(children[:-1]):
+            earlier = receptive_field(model, (1, 28, 28), at=name)
+            tail = nn.Sequential(*[m for _, m in children[i + 1:]])
+            if not any(isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)) for m in tail):
+                continue
+            reached = dependency_map(tail, (1, *earlier.map_size), unit=unit)
+            assert final.ancestors(earlier, *unit) == bounding_box(reached), (layers, name)
+            r, c = final.central_ancestor(earlier, *unit)
+            top, left, bottom, right = final.ancestors(earlier, *unit)
+            assert top <= r <= bottom and left <= c <= right
+            compared += 1
+    assert compared >= 10
+
+
+def test_central_ancestors_nest_in_real_networks_and_offsets_are_explained():
+    from cnnlessons.analysis.drawing import ancestor_regions, field_offset
+
+    alexnet = meta(tv.alexnet)
+    names = {"conv1": "features.0", "pool2": "features.5", "conv5": "features.10", "pool5": "features.12"}
+    fields = {label: receptive_field(alexnet, at=name) for label, name in names.items()}
+    regions = ancestor_regions(fields)
+    boxes = list(regions.values())
+    for inner, outer in zip(boxes, boxes[1:]):  # each square inside the next one
+        assert outer[0] <= inner[0] and outer[1] <= inner[1] and inner[2] <= outer[2] and inner[3] <= outer[3]
+    # 6x6 pool5 has no middle unit: half a jump (16) off the 13x13 conv5's -0.5 px
+    assert field_offset(fields["conv5"]) == (-0.5, -0.5)
+    assert field_offset(fields["pool5"]) == (15.5, 15.5)
+    assert field_offset(receptive_field(meta(tv.vgg16), at=LAST_FEATURE_MAP)) == (0.0, 0.0)
+    assert field_offset(receptive_field(meta(tv.resnet18), at=LAST_FEATURE_MAP)) == (-15.5, -15.5)
+
+
+def test_ancestors_refuse_fields_of_another_input():
+    model = conv_stack(2, 3)
+    a = receptive_field(model, (1, 16, 16))
+    b = receptive_field(model, (1, 20, 20), at="conv1")
+    with pytest.raises(ValueError, match="input"):
+        a.ancestors(b, 0, 0)
+
+
+def test_steps_table_shows_the_recurrence():
+    rf = receptive_field(conv_stack(3, 3), (1, 16, 16))
+    table = rf.steps_table(caption="three 3x3")
+    assert table.header[0] == "layer" and "size r" in table.header
+    assert [row[table.header.index("size r")] for row in table.rows] == ["1", "3", "5", "7"]
+    assert "<table>" in table._repr_html_() and "three 3x3" in str(table)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from ..io import markdown_table
+from ..io import Table, markdown_table
 
 Pair = tuple[int, int]
 IntOrPair = Union[int, Pair]
@@ -133,6 +133,41 @@ class ReceptiveField:
         top, left, bottom, right = self.region(row, col)
         return (top + bottom) / 2, (left + right) / 2
 
+    def ancestors(self, earlier: "ReceptiveField", row: int, col: int) -> tuple[int, int, int, int]:
+        """The units ``(top, left, bottom, right)`` (inclusive, clipped to ``earlier``'s map) of an
+        earlier feature map of the same network that unit ``(row, col)`` of this map depends on.
+
+        In a stack, unit ``v`` of an earlier map feeds this unit exactly when its own field
+        ``[v j_e - P_e, v j_e - P_e + r_e - 1]`` lies inside this unit's field ``[t, b]``:
+        ``ceil((t + P_e) / j_e) <= v <= floor((b + P_e - r_e + 1) / j_e)``.
+        """
+        if earlier.input_size != self.input_size:
+            raise ValueError(f"the earlier field was computed for a {earlier.input_size} input, this one for "
+                             f"{self.input_size}")
+        box = self.region(row, col)
+        lo, hi = [], []
+        for a in range(2):
+            first, last = box[a], box[a + 2]
+            j, p, r = earlier.stride_hw[a], earlier.padding_hw[a], earlier.size_hw[a]
+            lo_a = max(0, -(-(first + p) // j))
+            hi_a = min(earlier.map_size[a] - 1, (last + p - r + 1) // j)
+            if lo_a > hi_a:
+                raise ValueError("no unit of the earlier map lies inside this unit's field: is it really earlier?")
+            lo.append(lo_a)
+            hi.append(hi_a)
+        return lo[0], lo[1], hi[0], hi[1]
+
+    def central_ancestor(self, earlier: "ReceptiveField", row: int, col: int) -> tuple[int, int]:
+        """Of ``ancestors(earlier, row, col)``, the unit whose field centre is nearest this unit's."""
+        top, left, bottom, right = self.ancestors(earlier, row, col)
+        centre = self.centre(row, col)
+        unit = []
+        for a, (lo, hi) in enumerate(((top, bottom), (left, right))):
+            j, p, r = earlier.stride_hw[a], earlier.padding_hw[a], earlier.size_hw[a]
+            v = round((centre[a] + p - (r - 1) / 2) / j)
+            unit.append(min(max(v, lo), hi))
+        return unit[0], unit[1]
+
     def table(self) -> list[dict[str, Any]]:
         return [step.row() for step in self.layers]
 
@@ -142,6 +177,12 @@ class ReceptiveField:
             return ""
         head = list(rows[0])
         return markdown_table(head, [[r[h] for h in head] for r in rows])
+
+    def steps_table(self, caption: str = "") -> Table:
+        """The recurrence step by step as a ``cnnlessons.io.Table`` (HTML in a notebook)."""
+        rows = self.table()
+        head = list(rows[0]) if rows else ["layer"]
+        return Table(head, [[r[h] for h in head] for r in rows], caption=caption)
 
     def __str__(self) -> str:
         gates = f"; {len(self.ignored_gates)} global-context gates ignored" if self.ignored_gates else ""

@@ -1,6 +1,10 @@
-"""Exercises for lesson 01, receptive fields. Answer each in code with ``cnnlessons.analysis.receptive``."""
+"""Exercises for lesson 01, receptive fields. Answer each in code with ``cnnlessons.analysis``.
+
+The expected answers are computed with the library (never typed in) where a function computes them.
+"""
 from __future__ import annotations
 
+from ..analysis.composition import kernel_family_rank
 from . import Exercise, equals
 
 stacked_field = Exercise(
@@ -38,4 +42,16 @@ alexnet_conv5_jump = Exercise(
          "the product of all strides before it.",
 )
 
-ALL = (stacked_field, weights_saved, dilated_field, alexnet_conv5_jump)
+two_layer_family = Exercise(
+    name="two_layer_family",
+    question="Predict, then compute: two 3x3 convolutions with no ReLU between them (one channel) collapse "
+             "into one 5x5 kernel: 25 entries, made from 18 weights. How many dimensions does the family of "
+             "5x5 kernels they can reach have?",
+    is_correct=equals(kernel_family_rank((3, 3), channels=1), rel_tol=0.0),
+    hint="kernel_family_rank((3, 3), channels=1) computes it. If it differs from the weight count, look "
+         "for a change of the two kernels that leaves their composition the same.",
+    praise="Right: scaling one kernel up by a and the other down by a changes nothing, so one of the 18 "
+           "weights is free. Every 5x5 kernel outside that family is out of reach of the linear stack.",
+)
+
+ALL = (stacked_field, weights_saved, dilated_field, alexnet_conv5_jump, two_layer_family)

@@ -39,9 +39,9 @@ def _positive(name: str, value: object, allow_none: bool = False) -> None:
         raise ValueError(f"{name} must be {valid}; got {value!r}")
 
 
-def conv_relu(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:
-    """A stride-1 convolution with "same" padding, followed by a ReLU."""
-    return nn.Sequential(nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2),
+def conv_relu(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1) -> nn.Sequential:
+    """A convolution with "same" padding (``kernel_size // 2``), followed by a ReLU."""
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=kernel_size // 2),
                          nn.ReLU(inplace=True))
 
 
@@ -154,3 +154,112 @@ def branch_costs(in_channels: int, c1x1: int, c3x3: int, c5x5: int, bottleneck: 
         terms.append(ConvTerm("pool", f"[1x1 conv, {b}]", size, 1, in_channels, b))
     depths = {"1x1": c1x1, "3x3": c3x3, "5x5": c5x5, "pool": in_channels if b is None else b}
     return InceptionCost(tuple(terms), depths)
+
+
+# --------------------------------------------------------------------------- the paper's GoogLeNet
+
+# Table 1 of the paper, one row per Inception module:
+# name -> (input depth, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj).
+GOOGLENET_TABLE1: dict[str, tuple[int, int, int, int, int, int, int]] = {
+    "3a": (192, 64, 96, 128, 16, 32, 32),
+    "3b": (256, 128, 128, 192, 32, 96, 64),
+    "4a": (480, 192, 96, 208, 16, 48, 64),
+    "4b": (512, 160, 112, 224, 24, 64, 64),
+    "4c": (512, 128, 128, 256, 24, 64, 64),
+    "4d": (512, 112, 144, 288, 32, 64, 64),
+    "4e": (528, 256, 160, 320, 32, 128, 128),
+    "5a": (832, 256, 160, 320, 32, 128, 128),
+    "5b": (832, 384, 192, 384, 48, 128, 128),
+}
+
+# Table 1's last two columns as printed: parameters in thousands ("K") and multiply-adds
+# ("ops") in millions, per row of the table (the pools have none).
+GOOGLENET_TABLE1_PARAMS_K: dict[str, float] = {
+    "conv1": 2.7, "conv2": 112, "3a": 159, "3b": 380, "4a": 364, "4b": 437, "4c": 463, "4d": 580,
+    "4e": 840, "5a": 1072, "5b": 1388, "fc": 1000,
+}
+GOOGLENET_TABLE1_OPS_M: dict[str, float] = {
+    "conv1": 34, "conv2": 360, "3a": 128, "3b": 304, "4a": 73, "4b": 88, "4c": 100, "4d": 119,
+    "4e": 170, "5a": 54, "5b": 71, "fc": 1,
+}
+
+
+class AuxiliaryHead(nn.Module):
+    """The paper's auxiliary classifier (section 5), attached to the outputs of 4a and 4d:
+    5x5 average pool with stride 3 (14x14 -> 4x4), 1x1 conv of 128 filters + ReLU, a fully
+    connected layer of 1024 units + ReLU, 70% dropout and a linear classifier. Its loss was
+    added to the main loss with weight 0.3 during training; it is dropped at inference."""
+
+    def __init__(self, in_channels: int, num_classes: int = 1000) -> None:
+        super().__init__()
+        self.pool = nn.AvgPool2d(kernel_size=5, stride=3)
+        self.conv = conv_relu(in_channels, 128, 1)
+        self.fc1 = nn.Linear(128 * 4 * 4, 1024)
+        self.dropout = nn.Dropout(p=0.7)
+        self.fc2 = nn.Linear(1024, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.flatten(self.conv(self.pool(x)), 1)
+        return self.fc2(self.dropout(torch.relu(self.fc1(x))))
+
+
+class GoogLeNet(nn.Module):
+    """GoogLeNet as the paper's Table 1 and Figure 3 build it (not torchvision's variant,
+    which uses 3x3 kernels in the "5x5" branches and adds batch norm).
+
+    ``conv1`` (7x7/2, 64) -> 3x3/2 max pool -> LRN -> ``conv2`` (1x1 64, then 3x3 192) -> LRN
+    -> 3x3/2 max pool -> 3a, 3b -> max pool -> 4a ... 4e -> max pool -> 5a, 5b -> **global
+    average pooling** (7x7 -> 1x1, no parameters) -> 40% dropout -> one linear layer to the
+    classes. 22 layers with parameters on the longest path. Every convolution has a bias and
+    a ReLU. With ``aux_logits=True`` two ``AuxiliaryHead`` classifiers read 4a and 4d; in
+    training mode ``forward`` then returns ``(logits, aux1, aux2)``, in eval mode the logits.
+    """
+
+    def __init__(self, num_classes: int = 1000, aux_logits: bool = False) -> None:
+        super().__init__()
+        t = GOOGLENET_TABLE1
+        self.conv1 = conv_relu(3, 64, 7, stride=2)
+        self.pool1 = nn.MaxPool2d(3, stride=2, padding=1)
+        self.norm1 = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75)
+        self.conv2 = nn.Sequential(conv_relu(64, 64, 1), conv_relu(64, 192, 3))
+        self.norm2 = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75)
+        self.pool2 = nn.MaxPool2d(3, stride=2, padding=1)
+        self.inception3a, self.inception3b = Inception(*t["3a"]), Inception(*t["3b"])
+        self.pool3 = nn.MaxPool2d(3, stride=2, padding=1)
+        self.inception4a, self.inception4b, self.inception4c = Inception(*t["4a"]), Inception(*t["4b"]), Inception(*t["4c"])
+        self.inception4d, self.inception4e = Inception(*t["4d"]), Inception(*t["4e"])
+        self.pool4 = nn.MaxPool2d(3, stride=2, padding=1)
+        self.inception5a, self.inception5b = Inception(*t["5a"]), Inception(*t["5b"])
+        self.avgpool = nn.AdaptiveAvgPool2d(1)   # global average pooling: one number per channel
+        self.dropout = nn.Dropout(p=0.4)
+        self.fc = nn.Linear(1024, num_classes)
+        self.aux1 = AuxiliaryHead(512, num_classes) if aux_logits else None
+        self.aux2 = AuxiliaryHead(528, num_classes) if aux_logits else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = self.norm1(self.pool1(self.conv1(x)))
+        x = self.pool2(self.norm2(self.conv2(x)))
+        x = self.pool3(self.inception3b(self.inception3a(x)))
+        x = self.inception4a(x)
+        aux1 = self.aux1(x) if self.aux1 is not None and self.training else None
+        x = self.inception4d(self.inception4c(self.inception4b(x)))
+        aux2 = self.aux2(x) if self.aux2 is not None and self.training else None
+        x = self.pool4(self.inception4e(x))
+        x = self.inception5b(self.inception5a(x))
+        logits = self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
+        if aux1 is not None and aux2 is not None:
+            return logits, aux1, aux2
+        return logits
+
+
+def googlenet_paper(num_classes: int = 1000, aux_logits: bool = False) -> GoogLeNet:
+    """The paper's GoogLeNet (Table 1), see ``GoogLeNet``."""
+    return GoogLeNet(num_classes, aux_logits)
+
+
+def table1_rows(model: GoogLeNet) -> dict[str, nn.Module]:
+    """The modules behind each parameter-carrying row of Table 1 (``conv1`` ... ``fc``)."""
+    rows: dict[str, nn.Module] = {"conv1": model.conv1, "conv2": model.conv2}
+    rows.update({name: getattr(model, f"inception{name}") for name in GOOGLENET_TABLE1})
+    rows["fc"] = model.fc
+    return rows
