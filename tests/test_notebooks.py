@@ -112,3 +112,12 @@ def test_consecutive_prints_are_merged_into_one_output():
     outputs = clean(nb)["cells"][0]["outputs"]
     assert [o["name"] for o in outputs] == ["stdout", "stderr", "stdout"]
     assert outputs[0]["text"] == ["a\n", "b\n", "c\n"]
+
+
+def test_clean_gives_rise_settings_that_work_offline_and_keeps_a_lessons_own():
+    from cnnlessons.course.notebooks import RISE_SETTINGS
+
+    nb = {"metadata": {}, "nbformat": 4, "nbformat_minor": 5, "cells": []}
+    assert clean(nb)["metadata"]["rise"] == RISE_SETTINGS and RISE_SETTINGS["theme"] != "simple"
+    own = {"metadata": {"rise": {"theme": "sky"}}, "nbformat": 4, "nbformat_minor": 5, "cells": []}
+    assert clean(own)["metadata"]["rise"] == {"theme": "sky"}

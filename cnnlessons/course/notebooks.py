@@ -86,10 +86,17 @@ def execute(notebook: str | os.PathLike, output: str | os.PathLike | None = None
     return output
 
 
+# The RISE slideshow (jupyterlab-rise, Alt+R in JupyterLab) of a lesson: the "white" theme, whose
+# fonts RISE bundles (its default theme, "simple", fetches fonts from Google: nothing offline), and
+# slides that scroll when an output is taller than the screen. A lesson's own "rise" metadata wins.
+RISE_SETTINGS = {"theme": "white", "scroll": True}
+
+
 def clean(nb: dict) -> dict:
     """Drop run-to-run volatile metadata (papermill's, nbclient's, the Python patch version),
     merge split stream outputs, give widgets deterministic ids, and give every cell reveal.js
-    slide metadata (``cnnlessons.course.slides``) so each lesson is also a slide deck."""
+    slide metadata (``cnnlessons.course.slides``) so each lesson is also a slide deck, with RISE
+    settings that work offline (``RISE_SETTINGS``)."""
     import nbformat
     from nbconvert.preprocessors import CoalesceStreamsPreprocessor  # merges split prints
 
@@ -104,6 +111,7 @@ def clean(nb: dict) -> dict:
                 out["text"] = "".join(out["text"]).splitlines(keepends=True)
     nb.get("metadata", {}).pop("papermill", None)
     nb.get("metadata", {}).get("language_info", {}).pop("version", None)
+    nb.setdefault("metadata", {}).setdefault("rise", dict(RISE_SETTINGS))
     for cell in nb.get("cells", []):
         meta = cell.get("metadata", {})
         for key in VOLATILE_CELL_METADATA:
