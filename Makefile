@@ -19,7 +19,7 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 export TQDM_DISABLE := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup course execute lab test test-gpu test-full test-fast test-browser doctor slides book bench clean
+.PHONY: setup course execute lab test test-gpu test-full test-fast test-browser doctor slides book bench zoo-table clean
 
 $(STAMP): pyproject.toml
 	@if [ "$(PYTHON)" = ".venv/bin/python" ] && [ ! -x .venv/bin/python ]; then \
@@ -75,6 +75,9 @@ slides: $(STAMP) ## reveal.js slide decks of every lesson into build/slides/
 
 bench: $(STAMP) ## benchmarks into build/bench/
 	$(PYTHON) -m benchmarks.run
+
+zoo-table: $(STAMP) ## re-measure every torchvision classifier into the shipped table (lesson 06; about a minute)
+	$(PYTHON) -m cnnlessons.experiments.zoo_table
 
 clean:
 	rm -rf build .pytest_cache

@@ -66,3 +66,51 @@ def test_unknown_architecture():
 def test_receptive_field_below_224_uses_the_conv_features():
     # At 128x128 AlexNet's adaptive pool upsamples 3x3 maps to 6x6; the conv part's field is unchanged.
     assert profile("AlexNet", input_size=128).receptive_field == 195
+
+
+def test_ilsvrc_entries_say_whether_they_are_cnns():
+    # Not a CNN: 2010 and 2011 only. A CNN entry without one depth is an ensemble (2016, 2017).
+    assert [r.year for r in ILSVRC if not r.cnn] == [2010, 2011]
+    assert all(r.depth is None for r in ILSVRC if not r.cnn)
+    assert [r.entry.split(" (")[0] for r in ILSVRC if r.cnn and r.depth is None] == ["Trimps-Soushen", "SENet"]
+
+
+def test_zoo_groups():
+    from cnnlessons.experiments.architectures import GROUPS, group, zoo_names
+    assert group("squeezenet1_1") == group("mobilenet_v3_small") != group("alexnet")  # SqueezeNet is 2016
+    assert group("inception_v3") == group("googlenet")
+    assert all(group(name) in GROUPS for name in zoo_names())
+
+
+# --------------------------------------------------------------------------- the shipped zoo table
+
+
+def test_the_shipped_table_is_used_when_it_fits_this_torchvision(monkeypatch, tmp_path):
+    from dataclasses import asdict
+
+    from cnnlessons.experiments import architectures, zoo_table
+
+    path = zoo_table.write_table(tmp_path / "table.json", names=["alexnet", "squeezenet1_1"])
+    table = zoo_table.load_table(path)
+    assert table["torchvision"] == torchvision.__version__ and sorted(table["rows"]) == ["alexnet", "squeezenet1_1"]
+    assert table["rows"]["alexnet"] == asdict(architectures.zoo_row("alexnet"))
+    monkeypatch.setattr(zoo_table, "table_path", lambda: path)
+    measured = []
+    monkeypatch.setattr(zoo_table, "zoo", lambda names: measured.extend(names) or [architectures.zoo_row(n) for n in names])
+    rows = zoo_table.cached_zoo(["alexnet", "squeezenet1_0"])
+    assert [r.name for r in rows] == ["alexnet", "squeezenet1_0"] and measured == ["squeezenet1_0"]  # only the missing one
+    table["torchvision"] = "0.0.1"
+    path.write_text(__import__("json").dumps(table))
+    measured.clear()
+    zoo_table.cached_zoo(["alexnet"])
+    assert measured == ["alexnet"]                      # another torchvision: measured live
+
+
+def test_zoo_table_command_writes_where_it_is_told(monkeypatch, tmp_path, capsys):
+    from cnnlessons.experiments import zoo_table
+
+    original = zoo_table.zoo
+    monkeypatch.setattr(zoo_table, "zoo", lambda names=None: original(["squeezenet1_1"]))  # one model, not 80
+    assert zoo_table.main(["--output", str(tmp_path / "t.json")]) == 0
+    assert "1 models" in capsys.readouterr().out
+    assert zoo_table.load_table(tmp_path / "t.json")["command"] == "python -m cnnlessons.experiments.zoo_table"

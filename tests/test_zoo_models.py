@@ -1,8 +1,12 @@
 """The whole torchvision zoo: receptive fields and costs for every classification model.
 
-The slow test walks ``torchvision.models.list_models(module=torchvision.models)``: every CNN
-gets a field at its last feature map, every model a multiply-add count within 1% of the
-published ``_ops`` (beyond its rounding to 3 decimals) and exactly the published parameters.
+The slow test walks ``torchvision.models.list_models(module=torchvision.models)``, measuring
+each model as a user has it (real CPU tensors, eval mode; ``zoo_row``): every CNN gets a field
+at its last feature map, every model a multiply-add count within 1% of the published ``_ops``
+(beyond its rounding to 3 decimals) and exactly the published parameters; and the table the
+course ships (``cnnlessons/experiments/zoo_table.json``, lesson 06) must equal the live
+measurement. The smallest model of each family is also built exactly as a user builds it
+(``torchvision.models.get_model``, random initialisation included) and counted.
 
 The quick tests check the computed fields against real gradients on small members of each
 family (same torchvision classes, fewer blocks and channels): with uniform positive weights,
@@ -20,10 +24,14 @@ from torch import nn
 from torchvision.models import convnext, densenet, efficientnet, mobilenetv3, regnet, resnet, shufflenetv2
 from torchvision.ops import SqueezeExcitation
 
-from cnnlessons.analysis import centre_unit, feature_extractor, receptive_field
-from cnnlessons.experiments.architectures import TRANSFORMER_FAMILIES, family, zoo_names, zoo_row
+from dataclasses import asdict
+
+from cnnlessons.analysis import centre_unit, count, feature_extractor, receptive_field
+from cnnlessons.experiments.architectures import TRANSFORMER_FAMILIES, build_zoo_model, family, zoo_names, zoo_row
+from cnnlessons.experiments.zoo_table import load_table, table_matches_torchvision
 
 NAMES = zoo_names()
+TABLE = load_table()
 
 
 @pytest.mark.slow
@@ -36,6 +44,36 @@ def test_every_zoo_model_is_measured(name):
         assert row.receptive_field is None
     else:
         assert row.receptive_field is not None and row.receptive_field > 0
+    if table_matches_torchvision(TABLE):
+        assert TABLE["rows"].get(name) == asdict(row), "the shipped zoo table is stale: make zoo-table"
+
+
+def test_the_shipped_table_covers_the_zoo():
+    if not table_matches_torchvision(TABLE):
+        pytest.skip(f"the shipped zoo table was measured with torchvision {TABLE['torchvision']}, this is "
+                    f"{torchvision.__version__}: lesson 06 measures live (make zoo-table re-makes it)")
+    assert sorted(TABLE["rows"]) == sorted(NAMES)
+    assert TABLE["command"] == "python -m cnnlessons.experiments.zoo_table"
+
+
+def _smallest_of_each_family() -> list[str]:
+    smallest: dict[str, tuple[int, str]] = {}
+    for name in NAMES:
+        params = torchvision.models.get_model_weights(name).DEFAULT.meta["num_params"]
+        smallest[family(name)] = min(smallest.get(family(name), (params, name)), (params, name))
+    return sorted(name for _, name in smallest.values())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", _smallest_of_each_family())
+def test_a_user_built_model_is_counted_right(name):
+    weights = torchvision.models.get_model_weights(name).DEFAULT
+    size = int(weights.transforms().crop_size[0])
+    torch.manual_seed(0)
+    model = build_zoo_model(name, device="cpu", image_size=size)   # get_model(name, weights=None), .eval()
+    cost = count(model, size)
+    assert cost.params == weights.meta["num_params"]
+    assert max(0.0, abs(cost.macs / 1e9 - weights.meta["_ops"]) - 0.0005) / weights.meta["_ops"] < 0.01
 
 
 def test_the_zoo_lists_cnns_and_transformers():

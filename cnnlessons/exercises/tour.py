@@ -37,6 +37,12 @@ def _vgg16_fc_fraction() -> float:
     return round(fc / cost.params, 2)
 
 
+def _vgg16_at_448() -> float:
+    with torch.device("meta"):
+        model = torchvision.models.vgg16(weights=None).eval()
+    return round(count(model, 448).macs / count(model, 224).macs, 2)
+
+
 def _se_params(reduction: int = 8) -> int:
     with torch.device("meta"):
         plain = torchvision.models.resnet50(weights=None)
@@ -68,4 +74,15 @@ se_params = Exercise(
          "or build se_resnet50(reduction=8) and compare with torchvision's resnet50.",
 )
 
-ALL = (seven_vs_three, vgg16_fc_fraction, se_params)
+vgg16_at_448 = Exercise(
+    name="vgg16_at_448",
+    question="Predict first: VGG-16 on a 448x448 image instead of 224x224. Twice the side, four times the "
+             "pixels: exactly 4x the multiply-adds, more, or less? Write your prediction down, then compute "
+             "the ratio with count (2 decimals) and explain the difference.",
+    # 3.98 is the answer; the tolerance keeps the naive 4.00 wrong.
+    is_correct=_lazy(_vgg16_at_448, rel_tol=0.0015),
+    hint="Build VGG-16 on the meta device and divide count(model, 448).macs by count(model, 224).macs. "
+         "Which layers see the same input at any image size? (Look at the adaptive pool before the classifier.)",
+)
+
+ALL = (seven_vs_three, vgg16_fc_fraction, se_params, vgg16_at_448)

@@ -1,0 +1,87 @@
+"""The whole-zoo table, measured once and shipped with the course.
+
+Measuring all of torchvision's classifiers (``architectures.zoo_row`` for each: build, count,
+receptive field) takes about a minute on a laptop CPU, so the course ships the result:
+``zoo_table.json`` next to this module, written by the course's own command::
+
+    python -m cnnlessons.experiments.zoo_table        # or: make zoo-table
+
+It records the torch and torchvision versions it was measured with. ``cached_zoo()`` returns
+its rows when this torchvision is the one it was made with (the published figures in each row
+are torchvision's own metadata, so they belong to that version), and measures live otherwise,
+or for a model the table does not have. ``tests/test_zoo_models.py`` measures every model
+live and checks the shipped table against it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict, fields
+from importlib import resources
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torchvision
+
+from .architectures import ZooRow, zoo, zoo_names
+
+TABLE = "zoo_table.json"
+
+
+def table_path() -> Path:
+    """Where the shipped table lives (inside the package, so a wheel carries it)."""
+    return Path(str(resources.files("cnnlessons.experiments") / TABLE))
+
+
+def load_table(path: Path | None = None) -> dict:
+    """The shipped table: ``{"torch": ..., "torchvision": ..., "rows": {name: row fields}}``;
+    an empty table if there is none."""
+    path = path or table_path()
+    if not path.is_file():
+        return {"torch": None, "torchvision": None, "rows": {}}
+    return json.loads(path.read_text())
+
+
+def table_matches_torchvision(table: dict | None = None) -> bool:
+    """Whether the shipped table was measured with this torchvision release (its CPU and CUDA
+    builds, ``0.29.1+cpu`` and ``0.29.1+cu130``, have the same models)."""
+    table = load_table() if table is None else table
+    release = lambda version: str(version).split("+")[0]  # noqa: E731
+    return table.get("torchvision") is not None and release(table["torchvision"]) == release(torchvision.__version__)
+
+
+def cached_zoo(names: Sequence[str] | None = None) -> list[ZooRow]:
+    """``zoo(names)`` read from the shipped table where it applies (this torchvision), measured
+    live for anything it does not cover."""
+    table = load_table()
+    rows = table["rows"] if table_matches_torchvision(table) else {}
+    wanted = zoo_names() if names is None else list(names)
+    known = {f.name for f in fields(ZooRow)}
+    missing = [n for n in wanted if n not in rows]
+    live = {r.name: r for r in zoo(missing)} if missing else {}
+    return [ZooRow(**{k: v for k, v in rows[n].items() if k in known}) if n in rows else live[n] for n in wanted]
+
+
+def write_table(path: Path | None = None, names: Sequence[str] | None = None) -> Path:
+    """Measure every zoo model live and write the table."""
+    path = path or table_path()
+    rows = zoo(names)
+    table = {"command": "python -m cnnlessons.experiments.zoo_table", "torch": torch.__version__,
+             "torchvision": torchvision.__version__, "rows": {r.name: asdict(r) for r in rows}}
+    path.write_text(json.dumps(table, indent=1) + "\n")
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cnnlessons.experiments.zoo_table",
+                                     description="Measure every torchvision classifier and write the shipped table.")
+    parser.add_argument("--output", type=Path, default=None, help=f"where to write (default: the package's {TABLE})")
+    args = parser.parse_args(argv)
+    path = write_table(args.output)
+    print(f"wrote {path} ({len(load_table(path)['rows'])} models, torchvision {torchvision.__version__})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
