@@ -13,17 +13,23 @@ from typing import Any, Iterable
 from cnnlessons.course.lessons import all_lessons, get_lesson
 from cnnlessons.course.notebooks import execute
 
-MODES = ("default", "demo", "skip")
+MODES = ("default", "demo", "both", "skip")
+PRESETS = {"default": ("default",), "demo": ("demo",), "both": ("default", "demo")}
+
+# (lesson id, notebook, papermill parameters[, preset name]); without a name, "demo" if there are
+# parameters, else "default".
+Job = tuple
 
 
-Job = tuple[str, Path, "dict[str, Any] | None"]  # (lesson id, notebook, papermill parameters)
-
-
-def lesson_jobs(names: Iterable[str] | None = None, demo: bool = False) -> list[Job]:
-    """``(lesson id, notebook, parameters)`` for the chosen lessons (all by default);
-    parameters are the lesson's ``demo`` preset when ``demo``, else ``None`` (its defaults)."""
+def lesson_jobs(names: Iterable[str] | None = None, demo: bool = False, mode: str | None = None) -> list[Job]:
+    """``(lesson id, notebook, parameters, preset)`` for the chosen lessons (all by default), at
+    their defaults, their ``demo`` preset, or both (``mode``; ``demo=True`` is ``mode="demo"``).
+    With both, each lesson's two runs are next to each other, so a busy spell on a shared machine
+    slows both alike."""
     lessons = [get_lesson(n) for n in names] if names else list(all_lessons())
-    return [(lesson.id, lesson.notebook, (lesson.preset("demo") or None) if demo else None) for lesson in lessons]
+    presets = PRESETS[mode or ("demo" if demo else "default")]
+    return [(lesson.id, lesson.notebook, (lesson.preset(name) or None) if name != "default" else None, name)
+            for lesson in lessons for name in presets]
 
 
 def time_notebooks(jobs: list[Job], timeout: int = 1800) -> dict:
@@ -34,9 +40,10 @@ def time_notebooks(jobs: list[Job], timeout: int = 1800) -> dict:
     """
     rows = []
     with tempfile.TemporaryDirectory(prefix="cnnlessons-bench-") as tmp:
-        for lesson_id, notebook, parameters in jobs:
-            row: dict[str, Any] = {"lesson": lesson_id, "parameters": "demo" if parameters else "default",
-                                   "seconds": None, "status": "ok"}
+        for job in jobs:
+            lesson_id, notebook, parameters = job[:3]
+            preset = job[3] if len(job) > 3 else ("demo" if parameters else "default")
+            row: dict[str, Any] = {"lesson": lesson_id, "parameters": preset, "seconds": None, "status": "ok"}
             if not notebook.exists():
                 row["status"] = "skipped: notebook missing"
             else:
@@ -50,4 +57,8 @@ def time_notebooks(jobs: list[Job], timeout: int = 1800) -> dict:
                     row["status"] = f"failed: {type(exc).__name__}: {last}"[:200]
             rows.append(row)
     ran = [r["seconds"] for r in rows if r["seconds"] is not None]
-    return {"rows": rows, "total_s": sum(ran), "lessons_run": len(ran), "lessons": len(rows)}
+    by_preset: dict[str, float] = {}
+    for r in rows:
+        if r["seconds"] is not None:
+            by_preset[r["parameters"]] = by_preset.get(r["parameters"], 0.0) + r["seconds"]
+    return {"rows": rows, "total_s": sum(ran), "lessons_run": len(ran), "lessons": len(rows), "total_by_preset": by_preset}

@@ -39,7 +39,7 @@ DEFAULTS: dict[str, tuple[Any, Any]] = {
     "cuda_batch_size": (512, 8),
     "cuda_steps": (30, 2),
     "cuda_images": (8192, 32),
-    "lessons_mode": ("default", "skip"),
+    "lessons_mode": ("both", "skip"),
 }
 
 
@@ -68,8 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output folder (default build/bench)")
     p.add_argument("--sections", type=_choices(SECTIONS, "--sections"), default=list(SECTIONS),
                    help=f"comma-separated subset of {','.join(SECTIONS)} (default all)")
-    p.add_argument("--lessons-mode", choices=lessons.MODES, help="lesson parameters: default, demo presets, or skip "
-                   "(default: default; skip with --quick)")
+    p.add_argument("--lessons-mode", choices=lessons.MODES, help="lesson parameters: default, demo presets, both, "
+                   "or skip (default: both; skip with --quick)")
     p.add_argument("--lesson", action="append", dest="lesson_names", metavar="NAME",
                    help="time only this lesson (repeatable; id, number or name)")
     p.add_argument("--models", type=_choices(tuple(training.MODELS), "--models"),
@@ -113,7 +113,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
             sections["lessons"] = {"skipped": "--lessons-mode skip" + (" (--quick)" if c["quick"] else "")}
         else:
             _say(f"[bench] lessons ({c['lessons_mode']} parameters) ...")
-            jobs = lessons.lesson_jobs(c["lesson_names"], demo=c["lessons_mode"] == "demo")
+            jobs = lessons.lesson_jobs(c["lesson_names"], mode=c["lessons_mode"])
             sections["lessons"] = lessons.time_notebooks(jobs)
     if "training" in chosen:
         _say(f"[bench] fit vs bare loop on the CPU: {', '.join(c['models'])} ...")

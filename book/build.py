@@ -11,9 +11,11 @@ notebooks in ``notebooks/`` without re-executing them. The steps:
 2. Sphinx builds into ``build/book.tmp/``; only a successful build replaces ``build/book/``
    (a failed one leaves the previous site, never half a site).
 
-Lesson metadata (title, one-line summary, presets) comes from the lesson registry; run times
-from ``benchmarks/RESULTS.md`` (``make bench``); the number of claims from the executed
-notebook's ``claims.table()`` output.
+The lessons, in order, and their metadata (title, one-line summary, presets) come from the
+lesson registry (``cnnlessons.course.lessons``, the one the command line uses); run times from
+``benchmarks/RESULTS.md`` (``make bench``, read by ``cnnlessons.course.timings``); the number of
+claims from the metadata ``claims.table()`` attaches to its output. ``make book`` also writes
+every lesson's slide deck into the site (``slides/``) and includes ``INSTRUCTORS.md``.
 """
 from __future__ import annotations
 
@@ -29,18 +31,24 @@ from typing import Any
 
 import nbformat
 
+from cnnlessons.claims import OUTPUT_METADATA_KEY
+from cnnlessons.course.lessons import DEFAULT
+from cnnlessons.course.timings import approx_time, lesson_times
+
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = Path(__file__).resolve().parent
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 CLAIMS_CALL = re.compile(r"\bclaims\.table\(")
 NBVAL_MARKER = re.compile(r"^\s*#\s*NBVAL_[A-Z_]+\s*$")
+SLIDES = "slides"  # the decks' folder in the site (make book writes them there)
+INSTRUCTORS = "INSTRUCTORS.md"  # the instructors' page, from the repository root
 
 
 # ----------------------------------------------------------------------------- lesson metadata
 
 def _registry() -> dict[str, Any]:
-    """``{lesson id: Lesson}`` from the lesson registry (``cnnlessons.course.lessons``)."""
+    """``{lesson id: Lesson}`` from the lesson registry (``cnnlessons.course.lessons``), in course order."""
     from cnnlessons.course.lessons import all_lessons
 
     return {lesson.id: lesson for lesson in all_lessons()}
@@ -51,57 +59,30 @@ def presets_of(lesson: Any) -> dict[str, dict[str, Any]]:
     return {str(name): dict(values or {}) for name, values in getattr(lesson, "presets", {}).items()}
 
 
-def run_times(results: Path) -> dict[str, float]:
-    """Seconds per lesson at default parameters, from the markdown tables of ``make bench``.
-
-    Reads every table whose header has ``lesson`` and ``seconds`` columns (the first value
-    found per lesson wins: the recorded CPU run); rows with another parameter set or a status
-    other than ``ok`` are skipped."""
-    if not results.is_file():
-        return {}
-    times: dict[str, float] = {}
-    header: list[str] | None = None
-    for line in results.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line.startswith("|"):
-            header = None
-            continue
-        cells = [c.strip().strip("*`").strip() for c in line.strip("|").split("|")]
-        if header is None:
-            header = [c.lower() for c in cells]
-            continue
-        if set(line) <= set("|-: "):
-            continue
-        if "lesson" not in header or "seconds" not in header or len(cells) != len(header):
-            continue
-        row = dict(zip(header, cells))
-        if row.get("parameters", "default") not in ("default", "") or row.get("status", "ok") != "ok":
-            continue
-        try:
-            seconds = float(row["seconds"].replace(",", ""))
-        except ValueError:
-            continue
-        times.setdefault(row["lesson"], seconds)
-    return times
-
-
 def claims_cell_index(nb: nbformat.NotebookNode) -> int | None:
     """Index of the (last) code cell calling ``claims.table()``."""
     found = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code" and CLAIMS_CALL.search(cell.source)]
     return found[-1] if found else None
 
 
-def count_claims(nb: nbformat.NotebookNode) -> int | None:
-    """Rows of the claims table the executed notebook shows (None if it has no such output)."""
-    index = claims_cell_index(nb)
-    if index is None:
-        return None
-    for output in nb.cells[index].get("outputs", []):
-        table = output.get("data", {}).get("text/html")
-        if table:
-            table = "".join(table) if isinstance(table, list) else table
-            return sum(1 for row in re.findall(r"<tr\b.*?</tr>", table, flags=re.S | re.I) if "<td" in row.lower())
+def claim_counts(nb: nbformat.NotebookNode) -> dict[str, int] | None:
+    """``Claims.counts()`` of the executed notebook's claims table (``claims``, ``hold``,
+    ``skipped``, ``failed``): the metadata ``claims.table()`` attaches to its output. None if the
+    notebook has no such output (or was executed before the table carried it)."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for output in cell.get("outputs", []):
+            counts = output.get("metadata", {}).get(OUTPUT_METADATA_KEY)
+            if counts is not None:
+                return dict(counts)
     return None
+
+
+def count_claims(nb: nbformat.NotebookNode) -> int | None:
+    """How many claims the executed notebook's claims table lists (None if unknown)."""
+    counts = claim_counts(nb)
+    return None if counts is None else int(counts["claims"])
 
 
 def first_heading(nb: nbformat.NotebookNode) -> str | None:
@@ -124,10 +105,11 @@ class LessonPage:
     notebook: Path
     title: str
     summary: str
-    seconds: float | None
+    seconds: float | None  # at the default parameters
     claims: int | None
     widgets: bool
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    demo_seconds: float | None = None  # at the demo preset
 
     @property
     def number(self) -> str:
@@ -137,39 +119,41 @@ class LessonPage:
     def label(self) -> str:
         return f"claims-{self.id}"
 
+    @property
+    def slides(self) -> str:
+        """The deck's URL, relative to the lesson's page."""
+        return f"{SLIDES}/{self.id}.slides.html"
+
 
 def lesson_notebooks(notebooks: Path) -> list[Path]:
-    """The lessons in course order: ``sorted(notebooks/*.ipynb)``, as the shell globs it (hidden
-    files, such as the temporary copies ``make execute`` writes, are not lessons)."""
-    return sorted(p for p in notebooks.glob("*.ipynb") if not p.name.startswith("."))
+    """The lessons in course order: the registry's order (what ``cnnlessons list`` shows), for the
+    notebooks that exist in ``notebooks``. A folder the registry does not describe (a test's copy)
+    falls back to ``sorted(notebooks/*.ipynb)``, hidden files excluded."""
+    registered = [notebooks / f"{lesson_id}.ipynb" for lesson_id in _registry()]
+    found = [p for p in registered if p.is_file()]
+    return found or sorted(p for p in notebooks.glob("*.ipynb") if not p.name.startswith("."))
 
 
 def lesson_pages(notebooks: Path, results: Path | None = None) -> list[LessonPage]:
-    """Every notebook of ``notebooks/`` in course order: the sorted file names."""
+    """Every lesson of ``notebooks/`` in course order, with its metadata."""
     registry = _registry()
-    times = run_times(results if results is not None else ROOT / "benchmarks" / "RESULTS.md")
+    times = lesson_times(results)
     pages = []
     for path in lesson_notebooks(notebooks):
         nb = nbformat.read(path, as_version=4)
         lesson = registry.get(path.stem)
+        by_preset = times.get(path.stem, {})
         pages.append(LessonPage(
             id=path.stem, notebook=path,
             title=getattr(lesson, "title", None) or first_heading(nb) or path.stem,
             summary=getattr(lesson, "summary", "") or "",
-            seconds=times.get(path.stem), claims=count_claims(nb), widgets=has_widgets(nb),
+            seconds=by_preset.get(DEFAULT), demo_seconds=by_preset.get("demo"),
+            claims=count_claims(nb), widgets=has_widgets(nb),
             presets=presets_of(lesson) if lesson is not None else {}))
     return pages
 
 
 # ----------------------------------------------------------------------------- page text
-
-def approx_time(seconds: float | None) -> str:
-    if seconds is None:
-        return "n/a"
-    if seconds < 90:  # no-break spaces: "~15 s" stays on one line in the lesson map
-        return f"~{max(5, round(seconds / 5) * 5):.0f}\u00a0s"
-    return f"~{seconds / 60:.0f}\u00a0min" if seconds >= 150 else f"~{seconds / 60:.1f}\u00a0min"
-
 
 def _papermill_args(values: dict[str, Any]) -> str:
     """papermill flags for parameter values: ``-p`` for numbers and plain strings, ``-y`` (YAML)
@@ -190,7 +174,7 @@ def run_section(page: LessonPage) -> str:
     cli = [f"cnnlessons run {page.number}".ljust(34) + f"# default parameters -> build/runs/{page.id}.ipynb"]
     pm = [f".venv/bin/papermill {nb} build/runs/{page.id}.ipynb"]
     for name, values in page.presets.items():
-        if name == "default":
+        if name == DEFAULT:
             continue
         flag = f"--preset {name}"
         shown = " ".join(f"{k}={json.dumps(v)}" for k, v in values.items()) or "the defaults"
@@ -217,8 +201,10 @@ def run_section(page: LessonPage) -> str:
         *pm,
         "```",
         "",
-        f"**Slides**: <a class=\"reference external slides-link\" href=\"../slides/{slides}\">{slides}</a>,"
-        f" the reveal.js deck of this lesson, written to `build/slides/` by `make slides`.",
+        f"**Slides**: <a class=\"reference external slides-link\" href=\"{page.slides}\">{slides}</a>,"
+        " the reveal.js deck of this lesson (it works offline; `make slides` writes the decks to `build/slides/`)."
+        " To present with live cells instead, open the lesson in JupyterLab and start RISE (see the"
+        " {doc}`instructors' page <INSTRUCTORS>`).",
         "",
     ])
 
@@ -227,10 +213,10 @@ def top_block(page: LessonPage) -> str:
     claims = f"{page.claims} claims" if page.claims is not None else "claims"
     parts = [f"**{{ref}}`Claims checked <{page.label}>`**: {claims}, recomputed and asserted when the notebook runs",
              f"{{ref}}`How to run it <run-{page.id}>`",
-             f"<a class=\"reference external slides-link\" href=\"../slides/{page.id}.slides.html\">Slides</a>"
-             " (built by `make slides`)"]
+             f"<a class=\"reference external slides-link\" href=\"{page.slides}\">Slides</a>"]
     if page.seconds is not None:
-        parts.insert(1, f"run time {approx_time(page.seconds)} on a 2-core CPU")
+        demo = f" ({approx_time(page.demo_seconds)} at the demo preset)" if page.demo_seconds is not None else ""
+        parts.insert(1, f"run time {approx_time(page.seconds)}{demo} on a 2-core CPU")
     text = ["", "```{container} lesson-meta", " · ".join(parts), "```", ""]
     if page.widgets:
         text += ["```{note}",
@@ -281,13 +267,15 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def index_page(pages: list[LessonPage]) -> str:
-    rows = ["| # | Lesson | What it teaches | Run time | Claims checked |", "|---|---|---|---|---|"]
+def index_page(pages: list[LessonPage], instructors: bool = True) -> str:
+    rows = ["| # | Lesson | What it teaches | Run time | Demo preset | Claims checked |", "|---|---|---|---|---|---|"]
     for page in pages:
         claims = str(page.claims) if page.claims is not None else "n/a"
         rows.append(f"| {page.number} | [{_cell(page.title)}]({page.id}.ipynb) | {_cell(page.summary)} "
-                    f"| {approx_time(page.seconds)} | {claims} |")
+                    f"| {approx_time(page.seconds)} | {approx_time(page.demo_seconds)} | {claims} |")
     total = sum(p.claims or 0 for p in pages)
+    teaching = ("Teaching it? The {doc}`instructors' page <INSTRUCTORS>` has a 50-minute plan per lesson, with"
+                " what to run live and how long it takes." if instructors else "")
     return "\n".join([
         "# cnnlessons: what made modern convolutional networks work",
         "",
@@ -295,14 +283,18 @@ def index_page(pages: list[LessonPage]) -> str:
         " learning and a tour of the ImageNet winners. Every page below is an executed notebook: its prose,"
         " maths, code, outputs and figures as committed. Every number a lesson states is recomputed by the"
         f" `cnnlessons` library and asserted in the lesson's claims table ({total} claims in all).",
+        "Start with lesson 00.",
         "",
         "(lesson-map)=",
         "## The lessons",
         "",
         *rows,
         "",
-        "Run time: wall time of the lesson at its default parameters on a 2-core CPU, from"
-        " `benchmarks/RESULTS.md` (`make bench`). Claims checked: the rows of the lesson's claims table.",
+        "Run time: wall time of the lesson at its default parameters, and at its fast `demo` preset, on a"
+        " 2-core CPU, measured by `make bench` (`benchmarks/RESULTS.md`). Claims checked: the rows of the"
+        " lesson's claims table.",
+        "",
+        teaching,
         "",
         "## Run the course yourself",
         "",
@@ -310,7 +302,7 @@ def index_page(pages: list[LessonPage]) -> str:
         "make course                # create .venv, install, execute every lesson",
         "make lab                   # JupyterLab on notebooks/ (widgets respond there)",
         "cnnlessons run 01 --preset demo   # one lesson through papermill, fast preset -> build/runs/",
-        "make slides                # reveal.js decks -> build/slides/",
+        "make slides                # reveal.js decks -> build/slides/ (also in this site: each lesson's Slides link)",
         "```",
         "",
         "The widgets on these pages show their saved view; moving them needs a running kernel (JupyterLab).",
@@ -323,16 +315,32 @@ def index_page(pages: list[LessonPage]) -> str:
         *(page.id for page in pages),
         "```",
         "",
+        *(["```{toctree}", ":hidden:", ":caption: Teaching", "", "INSTRUCTORS", "```", ""] if instructors else []),
     ])
 
 
+def instructors_page(root: Path = ROOT) -> str | None:
+    """``INSTRUCTORS.md`` for the site: links to the lesson notebooks become links to their pages,
+    and links to other files of the repository become code spans (the site does not hold them)."""
+    path = root / INSTRUCTORS
+    if not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(r"\]\(notebooks/(\d\d_\w+)\.ipynb\)", r"](\1.ipynb)", text)
+    return re.sub(r"\[([^\]]+)\]\((?!https?:|#|\d\d_)([^)]+)\)", r"\1 (`\2`)", text)
+
+
 def prepare(src: Path, notebooks: Path, results: Path | None = None) -> list[LessonPage]:
-    """Write the Sphinx source folder: ``index.md`` and an annotated copy of every notebook."""
+    """Write the Sphinx source folder: ``index.md``, ``INSTRUCTORS.md`` and an annotated copy of
+    every notebook."""
     pages = lesson_pages(notebooks, results)
     if not pages:
         raise SystemExit(f"book: no notebooks in {notebooks}")
     src.mkdir(parents=True, exist_ok=True)
-    (src / "index.md").write_text(index_page(pages), encoding="utf-8")
+    instructors = instructors_page()
+    if instructors is not None:
+        (src / INSTRUCTORS).write_text(instructors, encoding="utf-8")
+    (src / "index.md").write_text(index_page(pages, instructors=instructors is not None), encoding="utf-8")
     for page in pages:
         nb = nbformat.read(page.notebook, as_version=4)
         nbformat.write(annotate(nb, page), src / f"{page.id}.ipynb")
@@ -360,6 +368,9 @@ def build(out: Path, notebooks: Path, *, jobs: str = "auto", quiet: bool = True)
         if status != 0:
             raise SystemExit(f"book: sphinx-build failed (status {status}); {out} is unchanged")
         (staging / ".buildinfo").unlink(missing_ok=True)
+        # The slide decks, in the site: they share its vendored scripts (_static/vendor/).
+        from cnnlessons.course.slides import build_all_slides
+        build_all_slides([page.notebook for page in pages], staging / SLIDES, vendor_url="../_static/vendor")
         (staging / ".nojekyll").touch()
         old = out.with_name(out.name + ".old")
         shutil.rmtree(old, ignore_errors=True)

@@ -19,6 +19,9 @@ myst_enable_extensions = ["dollarmath", "amsmath"]
 nb_execution_mode = "off"
 nb_merge_streams = True
 nb_output_stderr = "show"
+# Markdown a cell displays (IPython.display.Markdown) is parsed like the pages' own Markdown, with
+# tables (myst-nb's default, CommonMark, has no tables: a table would show as one paragraph).
+nb_render_markdown_format = "myst"
 
 exclude_patterns = ["**.ipynb_checkpoints", ".doctrees"]
 # _static/vendor/ (the vendored JavaScript) comes from the library, which the slide decks share.
@@ -48,6 +51,8 @@ html_theme_options = {
     "use_download_button": True,
     "use_fullscreen_button": False,
     "navigation_with_keys": True,
+    # One search box per page: the sidebar's. The header's persistent search field would be a second.
+    "navbar_persistent": [],
 }
 html_last_updated_fmt = None
 html_show_sphinx = False

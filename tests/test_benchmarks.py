@@ -157,3 +157,27 @@ def test_lesson_timing_runs_a_notebook_through_papermill_into_a_temporary_folder
     assert absent["status"] == "skipped: notebook missing"
     assert result["lessons_run"] == 1 and result["total_s"] == ok["seconds"]
     assert path.read_text() == before  # the source notebook is untouched
+
+
+def test_lesson_jobs_time_each_lesson_at_its_defaults_and_its_demo_preset_side_by_side():
+    jobs = lessons.lesson_jobs(["00_welcome", "01_receptive_fields"], mode="both")
+    assert [(j[0], j[3]) for j in jobs] == [("00_welcome", "default"), ("00_welcome", "demo"),
+                                           ("01_receptive_fields", "default"), ("01_receptive_fields", "demo")]
+    assert jobs[0][2] is None and jobs[3][2] == lessons.get_lesson("01_receptive_fields").preset("demo")
+    assert [j[3] for j in lessons.lesson_jobs(["00_welcome"], demo=True)] == ["demo"]
+
+
+def test_the_lesson_table_has_a_total_per_preset_and_timings_reads_it_back(tmp_path):
+    from cnnlessons.course.timings import lesson_times
+
+    section = {"rows": [{"lesson": "00_welcome", "parameters": "default", "seconds": 20.0, "status": "ok"},
+                        {"lesson": "00_welcome", "parameters": "demo", "seconds": 8.0, "status": "ok"},
+                        {"lesson": "01_receptive_fields", "parameters": "default", "seconds": 30.0, "status": "ok"},
+                        {"lesson": "01_receptive_fields", "parameters": "demo", "seconds": None,
+                         "status": "failed: RuntimeError: x"}],
+               "total_s": 58.0, "lessons_run": 3, "lessons": 4, "total_by_preset": {"default": 50.0, "demo": 8.0}}
+    text = "\n".join(report.lessons(section))
+    assert "| **total** (2 of 2 ran) | default | 50.0 |" in text and "| **total** (1 of 2 ran) | demo | 8.0 |" in text
+    (tmp_path / "RESULTS.md").write_text(text + "\n")
+    assert lesson_times(tmp_path / "RESULTS.md") == {"00_welcome": {"default": 20.0, "demo": 8.0},
+                                                     "01_receptive_fields": {"default": 30.0}}

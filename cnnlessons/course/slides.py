@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 import os
 import re
@@ -169,6 +170,10 @@ def build_all_slides(notebooks: Iterable[str | os.PathLike], out_dir: str | os.P
         require_js_url=f"{vendor_url}/requirejs/require.js",
         widget_renderer_url=f"{vendor_url}/html-manager/embed-amd.js",
         exclude_input_prompt=True, exclude_output_prompt=True)
+    # nbconvert warns about figures without alt text on every deck (matplotlib's PNGs have none):
+    # keep the console for errors.
+    exporter.log = logging.getLogger("cnnlessons.slides")
+    exporter.log.setLevel(logging.ERROR)
     decks = []
     for nb in notebooks:
         data = add_slide_metadata(json.loads(nb.read_text()))
