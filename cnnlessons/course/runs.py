@@ -29,6 +29,7 @@ def shown(path: Path) -> str:
 
 
 def find_lesson(name: str) -> Lesson:
+    """``lessons.get_lesson`` (the one look-up), with an unknown name as a ``UsageError`` (exit 2)."""
     try:
         return get_lesson(name)
     except KeyError as exc:
