@@ -29,15 +29,17 @@ def environment(env: dict[str, Any]) -> list[str]:
 
 
 def lessons(section: dict[str, Any]) -> list[str]:
-    rows = [[r["lesson"], r["parameters"], _f(r["seconds"]), r["status"]] for r in section["rows"]]
+    rows = [[r["lesson"], r["parameters"], _f(r["seconds"]), _f(r.get("cpu_seconds")), r["status"]]
+            for r in section["rows"]]
     by_preset = section.get("total_by_preset")
     if not by_preset:  # results written before totals were kept per preset
-        rows.append([f"**total** ({section['lessons_run']} of {section['lessons']} ran)", "", _f(section["total_s"]), ""])
+        rows.append([f"**total** ({section['lessons_run']} of {section['lessons']} ran)", "", _f(section["total_s"]), "", ""])
     for preset, seconds in (by_preset or {}).items():  # one course total per preset
         of = [r for r in section["rows"] if r["parameters"] == preset]
         ran = sum(r["seconds"] is not None for r in of)
-        rows.append([f"**total** ({ran} of {len(of)} ran)", preset, _f(seconds), ""])
-    return _table(["lesson", "parameters", "seconds", "status"], rows)
+        cpu = sum(r.get("cpu_seconds") or 0.0 for r in of)
+        rows.append([f"**total** ({ran} of {len(of)} ran)", preset, _f(seconds), _f(cpu) if cpu else "", ""])
+    return _table(["lesson", "parameters", "seconds", "CPU seconds", "status"], rows)
 
 
 def _throughput_rows(rows: list[dict[str, Any]], extra: bool = False) -> list[list[Any]]:

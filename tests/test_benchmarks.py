@@ -152,7 +152,7 @@ def test_lesson_timing_runs_a_notebook_through_papermill_into_a_temporary_folder
     result = lessons.time_notebooks([("tiny", path, {"n": 2}), ("broken", path, {"n": 3}),
                                      ("absent", tmp_path / "absent.ipynb", None)])
     ok, broken, absent = result["rows"]
-    assert ok["status"] == "ok" and ok["seconds"] > 0
+    assert ok["status"] == "ok" and ok["seconds"] > 0 and ok["cpu_seconds"] > 0  # the kernel's CPU time
     assert broken["status"].startswith("failed: PapermillExecutionError")
     assert absent["status"] == "skipped: notebook missing"
     assert result["lessons_run"] == 1 and result["total_s"] == ok["seconds"]
@@ -178,6 +178,7 @@ def test_the_lesson_table_has_a_total_per_preset_and_timings_reads_it_back(tmp_p
                "total_s": 58.0, "lessons_run": 3, "lessons": 4, "total_by_preset": {"default": 50.0, "demo": 8.0}}
     text = "\n".join(report.lessons(section))
     assert "| **total** (2 of 2 ran) | default | 50.0 |" in text and "| **total** (1 of 2 ran) | demo | 8.0 |" in text
+    assert text.splitlines()[0] == "| lesson | parameters | seconds | CPU seconds | status |"
     (tmp_path / "RESULTS.md").write_text(text + "\n")
     assert lesson_times(tmp_path / "RESULTS.md") == {"00_welcome": {"default": 20.0, "demo": 8.0},
                                                      "01_receptive_fields": {"default": 30.0}}
