@@ -43,6 +43,7 @@ def record(home, monkeypatch, value: int) -> int:
     monkeypatch.setenv("CNNLESSONS_HOME", str(home))
     lesson = tiny_lesson(home, value)
     monkeypatch.setattr(record_command, "find_lesson", lambda name: lesson)
+    monkeypatch.setattr(record_command, "build_dir", lambda: home / "build")  # the run's notebook goes there
     args = argparse.Namespace(lesson="99", preset="full", device=None, quiet=True)
     return record_command.cmd_record(args)
 
@@ -69,3 +70,4 @@ def test_a_failed_run_records_nothing(tmp_path, monkeypatch, capsys):
     path = record_path("99_tiny")
     assert not path.exists() and not manifest_path(path).exists()
     assert list((tmp_path / "data" / "records").iterdir()) == []
+    assert (tmp_path / "build" / "records" / "99_tiny-full.failed.ipynb").is_file()  # kept to read the error
