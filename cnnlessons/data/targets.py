@@ -9,8 +9,10 @@ Two targets ship with the course, both as ``[-1, 1]`` RGB tensors like ``make_sh
   ``sklearn.datasets.load_digits``, no download), upsampled bilinearly to the model's input
   size and copied to three channels: real images of a different kind ("different data").
 
-Each target has a fixed train pool and a fixed test set (same on every machine); a lesson
-then draws ``labels_per_class`` training images per class with ``subsample``.
+Each target has a fixed train pool and a fixed test set (same on every machine). A lesson
+holds a fixed validation split out of the training pool (``validation_split``: learning rates
+are chosen on it) and draws ``labels_per_class`` training images per class from the rest with
+``subsample_indices``.
 """
 from __future__ import annotations
 
@@ -32,6 +34,9 @@ OFFLINE_TARGETS: tuple[str, ...] = ("similar", "digits")
 
 # Fixed seeds of the target splits: never the pretraining seeds, so no image is shared.
 _SIMILAR_TRAIN_SEED, _SIMILAR_TEST_SEED, _DIGITS_SPLIT_SEED = 1_000_001, 1_000_002, 1_000_003
+_VALIDATION_SEED = 1_000_004
+#: Training images per class held out for choosing hyperparameters (``validation_split``).
+VALIDATION_PER_CLASS = 20
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,24 @@ def subsample_indices(y: torch.Tensor, labels_per_class: int, *, seed: int = 0) 
         raise ValueError(f"labels_per_class={labels_per_class} but the smallest class has only {smallest} "
                          f"training items; valid values: 1 to {smallest}")
     return per_class_indices(y, labels_per_class, seed=seed)
+
+
+def validation_split(y: torch.Tensor, per_class: int = VALIDATION_PER_CLASS) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(rest, validation)``: sorted indices into a training pool ``y``, split with a fixed seed.
+
+    ``validation`` holds ``v = min(per_class, smallest // 4)`` images of every class (at least
+    one), where ``smallest`` is the smallest class: a fixed set on which hyperparameters are
+    chosen (never the test set). ``rest`` is everything else; labelled subsets are drawn from it.
+    """
+    counts = torch.bincount(torch.as_tensor(y))
+    smallest = int(counts[counts > 0].min())
+    if smallest < 2:
+        raise ValueError(f"a class has only {smallest} training image(s); a validation split needs at least 2 a class")
+    v = max(1, min(per_class, smallest // 4))
+    val = per_class_indices(y, v, seed=_VALIDATION_SEED)
+    keep = torch.ones(len(y), dtype=torch.bool)
+    keep[val] = False
+    return keep.nonzero(as_tuple=True)[0], val
 
 
 def subsample(x: torch.Tensor, y: torch.Tensor, labels_per_class: int, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -55,4 +55,15 @@ pooled_features = Exercise(
     hint="Run the stem (conv1, bn1, relu) and layer1..layer3 by hand, then .mean(dim=(2, 3)); no gradient needed.",
 )
 
-ALL = (probe_parameters, freeze_backbone, pooled_features)
+running_mean_step = Exercise(
+    name="running_mean_step",
+    question="Predict, then check: in train mode a BatchNorm layer normalises with its batch's own statistics and "
+             "moves its running mean m towards the batch's mean b: m_new = m + f * (b - m). What is f? Predict it, "
+             "then measure it on a copy of the shipped model's first BatchNorm (model.bn1) with a batch of 20 digits.",
+    is_correct=equals(0.1, rel_tol=1e-3),
+    hint="Work on copy.deepcopy(model). Keep m = bn1.running_mean.clone() and b = conv1(x).mean(dim=(0, 2, 3)) "
+         "(what bn1 normalises), run the model once in train mode, then fit f to all channels at once: "
+         "((m_new - m) * (b - m)).sum() / ((b - m) ** 2).sum(). Compare with nn.BatchNorm2d's arguments.",
+)
+
+ALL = (probe_parameters, freeze_backbone, pooled_features, running_mean_step)

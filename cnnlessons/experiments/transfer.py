@@ -566,7 +566,7 @@ def best_strategy(summary: dict[tuple, Summary], target: str, labels_per_class: 
     """The strategy with the highest mean accuracy on ``target`` at ``labels_per_class``."""
     candidates = [s for s in among if (target, labels_per_class, s) in summary]
     if not candidates:
-        ran = sorted({(t, str(n)) for t, n, _ in summary})
+        ran = sorted({(t, n) for t, n, _ in summary}, key=str)
         raise KeyError(f"no results for target {target!r} at {labels_per_class} labels/class among {list(among)}; "
                        f"the summary has (target, labels_per_class): {ran}")
     return max(candidates, key=lambda s: summary[(target, labels_per_class, s)].mean)
