@@ -273,7 +273,15 @@ def zoo_row(name: str) -> ZooRow:
     weights = torchvision.models.get_model_weights(name).DEFAULT
     meta = weights.meta
     size = int(weights.transforms().crop_size[0])
-    model = build_zoo_model(name, image_size=size).to_empty(device="cpu")
+    model = build_zoo_model(name, image_size=size)
+    # Under torch.use_deterministic_algorithms (seed_everything) new memory is filled with NaN:
+    # gigabytes of writes for the big models, for values that are never read.
+    fill = torch.utils.deterministic.fill_uninitialized_memory
+    torch.utils.deterministic.fill_uninitialized_memory = False
+    try:
+        model = model.to_empty(device="cpu")
+    finally:
+        torch.utils.deterministic.fill_uninitialized_memory = fill
     cost = count(model, (3, size, size))
     is_cnn = family(name) not in TRANSFORMER_FAMILIES
     rf_size, gates = None, 0
