@@ -22,12 +22,20 @@ def stacked_depth() -> int:
 
 
 def break_even() -> int:
-    # cost(b) = 1x1 branch + b * (H*W*(3*C_in + 9*192 + 25*96)), linear in b.
-    size, c_in = 28, 256
-    naive = branch_costs(c_in, 128, 192, 96).macs
-    fixed = size * size * 128 * c_in
-    slope = size * size * (3 * c_in + 9 * 192 + 25 * 96)
+    # cost(b) = 1x1 branch + b * (H*W*(3*C_in + 9*208 + 25*48)), linear in b; Inception (4a)'s widths.
+    size, c_in = 14, 480
+    naive = branch_costs(c_in, 192, 208, 48, size=size).macs
+    fixed = size * size * 192 * c_in
+    slope = size * size * (3 * c_in + 9 * 208 + 25 * 48)
     return (naive - fixed) // slope
 
 
-SOLUTIONS = {"five_by_five": five_by_five, "stacked_depth": stacked_depth, "break_even": break_even}
+def doubled_input() -> float:
+    # Predicted by many: 2x, like the naive module. Only the 1x1 convolutions read the input.
+    before = branch_costs(256, 128, 192, 96, bottleneck=64).macs
+    after = branch_costs(512, 128, 192, 96, bottleneck=64).macs
+    return round(after / before, 3)
+
+
+SOLUTIONS = {"five_by_five": five_by_five, "stacked_depth": stacked_depth, "break_even": break_even,
+             "doubled_input": doubled_input}

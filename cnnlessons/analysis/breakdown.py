@@ -20,9 +20,9 @@ import torch
 from torch import nn
 
 from ..io import Table
-from .cost import count
+from .cost import Cost, count
 
-__all__ = ["Stage", "parameters_by", "stage_shapes", "stage_table"]
+__all__ = ["Stage", "layer_table", "parameters_by", "stage_shapes", "stage_table"]
 
 
 def _under(name: str, prefix: str) -> bool:
@@ -84,3 +84,12 @@ def stage_table(stages: Sequence[Stage], *, caption: str = "") -> Table:
             for s in stages]
     rows.append(["total", "", "", f"{sum(s.params for s in stages):,}", f"{sum(s.macs for s in stages):,}"])
     return Table(["stage", "kind", "output", "parameters", "multiply-adds"], rows, caption=caption)
+
+
+def layer_table(cost: Cost, *, caption: str = "") -> Table:
+    """``count``'s per-layer breakdown as a table: each weighted layer's output shape,
+    parameters and multiply-adds, with the model's totals."""
+    rows = [[layer.name, layer.kind, " x ".join(str(d) for d in layer.output_shape), f"{layer.params:,}",
+             f"{layer.macs:,}"] for layer in cost.layers]
+    rows.append(["total", "", "", f"{cost.params:,}", f"{cost.macs:,}"])
+    return Table(["layer", "kind", "output", "parameters", "multiply-adds"], rows, caption=caption)

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..io import Table
+
 
 def _positive(name: str, value: object, allow_none: bool = False) -> None:
     if allow_none and value is None:
@@ -136,6 +138,12 @@ class InceptionCost:
         """Multiply-adds per branch, in ``BRANCHES`` order (the pool itself costs none)."""
         return {b: sum(t.macs for t in self.terms if t.branch == b) for b in BRANCHES}
 
+    def table(self, caption: str = "") -> Table:
+        """Every convolution's hand formula and multiply-adds, with the total, as a table."""
+        rows = [[f"{t.branch} branch", t.label, t.formula, f"{t.macs:,}"] for t in self.terms]
+        rows.append(["total", "", "", f"{self.macs:,}"])
+        return Table(["branch", "convolution", "H x W x C_out x k x k x C_in", "multiply-adds"], rows, caption=caption)
+
 
 def branch_costs(in_channels: int, c1x1: int, c3x3: int, c5x5: int, bottleneck: int | None = None,
                  size: int = 28) -> InceptionCost:
@@ -154,6 +162,23 @@ def branch_costs(in_channels: int, c1x1: int, c3x3: int, c5x5: int, bottleneck: 
         terms.append(ConvTerm("pool", f"[1x1 conv, {b}]", size, 1, in_channels, b))
     depths = {"1x1": c1x1, "3x3": c3x3, "5x5": c5x5, "pool": in_channels if b is None else b}
     return InceptionCost(tuple(terms), depths)
+
+
+def break_even_bottleneck(in_channels: int, c1x1: int, c3x3: int, c5x5: int, size: int = 28) -> int:
+    """The widest bottleneck ``b`` whose module costs no more multiply-adds than the naive one.
+
+    Every term of the bottleneck module but the 1x1 branch is proportional to ``b``::
+
+        cost(b) = H W c1x1 C_in + b H W (3 C_in + 9 c3x3 + 25 c5x5)
+
+    (three reducers over ``C_in`` channels, then the 3x3 and 5x5 filters over ``b``), so
+    ``b* = floor((naive - H W c1x1 C_in) / (H W (3 C_in + 9 c3x3 + 25 c5x5)))``. It lies
+    below ``C_in``: the reducers cost something too.
+    """
+    naive = branch_costs(in_channels, c1x1, c3x3, c5x5, size=size).macs
+    fixed = size * size * c1x1 * in_channels
+    slope = size * size * (3 * in_channels + 9 * c3x3 + 25 * c5x5)
+    return (naive - fixed) // slope
 
 
 # --------------------------------------------------------------------------- the paper's GoogLeNet
