@@ -95,8 +95,9 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(
         "01_receptive_fields",
         "Receptive fields: why VGG stacks 3x3 convolutions, and how much a unit really sees",
-        "Three 3x3 convs see 7x7 with fewer weights; the Distill recurrence on real nets "
-        "(AlexNet 195, VGG-16 212, ResNets); effective fields grow like sqrt(depth); an explorer.",
+        "Three 3x3 convs see 7x7 with fewer weights, and without ReLUs collapse into one 7x7 conv; the "
+        "Distill recurrence on real nets (AlexNet 195, VGG-16 212, ResNets); effective fields grow like "
+        "sqrt(depth); an explorer.",
         {"seed": SEED, "device": DEVICE, "channels": Int(min=1, max=2048), "max_depth": Int(min=6, max=64),
          "n_inits": Int(min=1, max=64), "n_inputs": Int(min=4, max=256)},
         presets={"demo": {"max_depth": 6, "n_inits": 2, "n_inputs": 4},
@@ -106,7 +107,8 @@ LESSONS: tuple[Lesson, ...] = (
         "02_inception_bottleneck",
         "The Inception module and the cost of a 1x1 bottleneck",
         "Multiply-adds of the naive and bottleneck Inception modules by hand and by a counter; the slide's "
-        "358M checked; cost vs bottleneck width; measured forward time; GoogLeNet vs AlexNet and VGG-16.",
+        "358M checked; cost vs bottleneck width; measured forward time; 1x1 convs as network in network; the "
+        "paper's GoogLeNet stage by stage (global average pooling, auxiliary heads) vs AlexNet and VGG-16.",
         {"seed": SEED, "device": DEVICE, "batch_size": Int(min=1, max=256), "repeats": Int(min=1, max=200)},
         presets={"demo": {"batch_size": 2, "repeats": 3}, "full": {"batch_size": 32, "repeats": 25}},
     ),
