@@ -217,3 +217,10 @@ def test_with_se_matches_the_se_resnet50_builder():
         assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in se_resnet50().parameters())
     x = torch.randn(1, 3, 64, 64)
     assert ours.eval()(x).shape == (1, 1000)
+
+
+def test_lesson_03_full_preset_runs_the_whole_schedule():
+    from cnnlessons.course.lessons import get_lesson
+    from cnnlessons.experiments.degradation import SCHEDULE_STEPS
+
+    assert get_lesson("03").preset("full")["steps"] == SCHEDULE_STEPS
