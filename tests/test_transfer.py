@@ -82,6 +82,16 @@ def test_frozen_statistics_keep_the_running_statistics_and_train_the_rest():
     assert loss["eval"] != loss["train"]
 
 
+def test_a_run_that_has_not_fit_its_training_images_has_not_finished():
+    from cnnlessons.train import History
+
+    flat = History(error=[0.2] * 100)
+    assert flat.converged and transfer.finished("linear_probe", flat)
+    assert not transfer.finished("scratch", flat)  # converged, but at 20% training error
+    assert transfer.finished("scratch", History(error=[0.0] * 100))
+    assert not transfer.finished("scratch", History(error=[0.5] * 90 + [0.0] * 10))  # still falling
+
+
 def test_budget():
     b = transfer.Budget(epochs=4)
     assert (b.steps(40), b.batch(40), b.batch(50), b.steps(1297), b.batch(1297)) == (100, 20, 25, 164, 32)
@@ -108,12 +118,13 @@ def test_runner_chooses_the_learning_rate_on_the_validation_split():
     assert torch.bincount(t.y_train[selection]).tolist() == [3] * 4
     r = runner.run("linear_probe", 3, seed=0)
     f = runner.f_train.pooled[-1]
-    val_acc = {}
+    score = {}  # a finished run first, then the best validation accuracy, then the first of equals
     for lr in transfer.LR_GRID:
-        probe, _ = transfer.fit_probe(f[selection], t.y_train[selection], 4, lr=lr, steps=20, seed=0)
-        val_acc[lr] = (transfer.predict(probe, f[runner.val]) == t.y_train[runner.val]).float().mean().item()
-    assert r.lr == max(transfer.LR_GRID, key=lambda lr: (val_acc[lr], -transfer.LR_GRID.index(lr)))
-    assert r.val_accuracy == max(val_acc.values())
+        probe, history = transfer.fit_probe(f[selection], t.y_train[selection], 4, lr=lr, steps=20, seed=0)
+        val_acc = (transfer.predict(probe, f[runner.val]) == t.y_train[runner.val]).float().mean().item()
+        score[lr] = (transfer.finished("linear_probe", history), val_acc, -transfer.LR_GRID.index(lr))
+    assert r.lr == max(transfer.LR_GRID, key=score.get)
+    assert r.val_accuracy == score[r.lr][1]
     assert r.accuracy == (r.predictions == t.y_test).float().mean().item()
     selection, final = runner.labelled(transfer.ALL, seed=0)
     assert len(final) == len(t.y_train) and len(selection) == len(t.y_train) - len(runner.val)

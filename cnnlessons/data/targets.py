@@ -108,7 +108,8 @@ def subsample_indices(y: torch.Tensor, labels_per_class: int, *, seed: int = 0) 
     return per_class_indices(y, labels_per_class, seed=seed)
 
 
-def validation_split(y: torch.Tensor, per_class: int = VALIDATION_PER_CLASS) -> tuple[torch.Tensor, torch.Tensor]:
+def validation_split(y: torch.Tensor,
+                     per_class: int = VALIDATION_PER_CLASS) -> tuple[torch.Tensor, torch.Tensor]:
     """``(rest, validation)``: sorted indices into a training pool ``y``, split with a fixed seed.
 
     ``validation`` holds ``v = min(per_class, smallest // 4)`` images of every class (at least

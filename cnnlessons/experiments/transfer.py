@@ -23,7 +23,8 @@ What makes the comparison fair (``Budget``, ``Runner``):
 - **Learning rate.** Each strategy's learning rate is chosen from the same small grid
   (``LR_GRID``) by accuracy on a validation split held out of the target's training images
   (``cnnlessons.data.targets.validation_split``), as Kornblith, Shlens and Le (2019, "Do Better
-  ImageNet Models Transfer Better?") tune every setting. With every training image (``ALL``)
+  ImageNet Models Transfer Better?") tune every setting; only a rate whose run finished training
+  can be chosen, so no strategy wins by stopping early. With every training image (``ALL``)
   the chosen rate is then used once more on the training and validation images together.
 - **Head first, then unfreeze.** Both fine-tuning strategies start from the fitted linear
   probe as their classifier (fastai's ``fine_tune``), so the first steps do not push the
@@ -62,6 +63,8 @@ TRAINS_WEIGHTS: tuple[str, ...] = ("scratch", "finetune_last", "finetune_all")
 LR_GRID: tuple[float, ...] = (0.001, 0.01, 0.1)
 #: ``labels_per_class`` meaning every training image the target has (the "lots of data" column).
 ALL = "all"
+#: A run that trains weights has fit its training images when its final training error is at most this.
+FIT_ERROR = 0.05
 
 LabelCount = int | str  # a number of labelled images per class, or ALL
 
@@ -282,7 +285,15 @@ def scratch(build: Callable[[int], nn.Module], x: torch.Tensor, y: torch.Tensor,
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, device: torch.device | str = "cpu", batch_size: int = 500) -> torch.Tensor:
+def finished(strategy: str, history: History) -> bool:
+    """Whether a run of ``strategy`` finished training: it converged (``cnnlessons.train.Convergence``)
+    and, if it trains weights, fit its training images (final training error <= ``FIT_ERROR``; a
+    cosine schedule flattens every curve at its end, so a plateau alone does not show that)."""
+    return history.converged and (strategy not in TRAINS_WEIGHTS or history.final_train_error <= FIT_ERROR)
+
+
+def predict(model: nn.Module, x: torch.Tensor, device: torch.device | str = "cpu",
+            batch_size: int = 500) -> torch.Tensor:
     """The predicted class of every input in ``x`` (eval mode), on the CPU."""
     was_training = model.training
     model.to(device).eval()
@@ -310,7 +321,7 @@ class Result:
     train_error: float
     converged: bool
     steps: int
-    seconds: float
+    seconds: float  # of the ``run`` call that returned it (0 when its runs were already made)
     stage: int | None = None
     predictions: torch.Tensor | None = field(default=None, repr=False)
     history: History | None = field(default=None, repr=False)
@@ -339,8 +350,9 @@ class Runner:
     ``run(strategy, labels_per_class, seed)``: the labelled images are ``labels_per_class`` a
     class drawn with ``seed`` from the training pool minus the validation split, or every
     training image (``ALL``). For each learning rate of the grid the strategy trains on the
-    labelled images and is scored on the validation split; the best rate's run is the result
-    (with ``ALL``, the best rate trains once more on training and validation images together).
+    labelled images and is scored on the validation split; the chosen rate is the best one among
+    those whose run finished training (``finished``; all of them if none did), and its run is the
+    result (with ``ALL``, the chosen rate trains once more on training and validation images).
     """
 
     def __init__(self, model: nn.Module, build: Callable[[int], nn.Module], target, budget: Budget, *,
@@ -418,22 +430,22 @@ class Runner:
     def _finetune_last(self, lr: float, n: LabelCount, seed: int, final: bool, stage: int | None) -> _Trained:
         b, idx = self.budget, self._images(n, seed, final)
         head, history = finetune_last(self.model, self._fitted_probe(n, seed, final), self._view("maps", idx),
-                                      self.target.y_train[idx], lr=lr, steps=b.steps(len(idx)), batch_size=b.batch(len(idx)),
-                                      bn=b.bn, seed=seed, device=self.device)
+                                      self.target.y_train[idx], lr=lr, steps=b.steps(len(idx)),
+                                      batch_size=b.batch(len(idx)), bn=b.bn, seed=seed, device=self.device)
         return _Trained(head, history, "maps")
 
     def _finetune_all(self, lr: float, n: LabelCount, seed: int, final: bool, stage: int | None) -> _Trained:
         b, idx = self.budget, self._images(n, seed, final)
         net, history = finetune_all(self.model, self._fitted_probe(n, seed, final), self._view("images", idx),
-                                    self.target.y_train[idx], lr=lr, steps=b.steps(len(idx)), batch_size=b.batch(len(idx)),
-                                    bn=b.bn, seed=seed, device=self.device)
+                                    self.target.y_train[idx], lr=lr, steps=b.steps(len(idx)),
+                                    batch_size=b.batch(len(idx)), bn=b.bn, seed=seed, device=self.device)
         return _Trained(net, history, "images")
 
     def _scratch(self, lr: float, n: LabelCount, seed: int, final: bool, stage: int | None) -> _Trained:
         b, idx = self.budget, self._images(n, seed, final)
         net, history = scratch(self.build, self._view("images", idx), self.target.y_train[idx],
-                               self.target.num_classes, lr=lr, steps=b.steps(len(idx)), batch_size=b.batch(len(idx)), seed=seed,
-                               device=self.device)
+                               self.target.num_classes, lr=lr, steps=b.steps(len(idx)), batch_size=b.batch(len(idx)),
+                               seed=seed, device=self.device)
         return _Trained(net, history, "images")
 
     # -- choosing the learning rate (and the stage) on the validation split ---------------------
@@ -445,7 +457,8 @@ class Runner:
     def _stages_for(self, strategy: str) -> list[int | None]:
         return list(range(1, len(self.f_train.pooled))) if strategy == "earlier_probe" else [None]
 
-    def _select(self, strategy: str, n: LabelCount, seed: int, final: bool) -> tuple[float, float, _Trained, int | None]:
+    def _select(self, strategy: str, n: LabelCount, seed: int,
+                final: bool) -> tuple[float, float, _Trained, int | None]:
         """``(lr, validation accuracy, trained model, stage)`` of ``strategy``: the grid's best on the
         validation split, trained on the selection images, or (``final`` with ``ALL``) once more on
         the final ones. Each is computed once."""
@@ -455,16 +468,15 @@ class Runner:
             if final:
                 lr, val_acc, _, stage = self._select(strategy, n, seed, False)
                 self._done[key] = (lr, val_acc, self.methods[strategy](lr, n, seed, True, stage), stage)
-            else:
-                best = None
+            else:  # the best validation accuracy among the runs that finished training, if any did
+                candidates = []
                 for stage in self._stages_for(strategy):
                     for lr in self.budget.lr_grid:
                         trained = self.methods[strategy](lr, n, seed, False, stage)
-                        val_acc = self._accuracy(trained, self.val, seed)[0]
-                        if best is None or val_acc > best[1]:
-                            best = (lr, val_acc, trained, stage)
-                assert best is not None
-                self._done[key] = best
+                        candidates.append((finished(strategy, trained.history),
+                                           self._accuracy(trained, self.val, seed)[0], lr, trained, stage))
+                _, val_acc, lr, trained, stage = max(candidates, key=lambda c: c[:2])  # the first of equals
+                self._done[key] = (lr, val_acc, trained, stage)
         return self._done[key]
 
     def run(self, strategy: str, labels_per_class: LabelCount, seed: int) -> Result:
@@ -476,8 +488,8 @@ class Runner:
         lr, val_acc, trained, stage = self._select(strategy, labels_per_class, seed, True)
         accuracy, predictions = self._accuracy(trained, None, seed)
         c = trained.history.convergence
-        return Result(self.target.name, strategy, labels_per_class, seed, lr, val_acc, accuracy, c.final_train_error, c.converged,
-                      c.steps, time.perf_counter() - start, stage, predictions, trained.history)
+        return Result(self.target.name, strategy, labels_per_class, seed, lr, val_acc, accuracy, c.final_train_error,
+                      c.converged, c.steps, time.perf_counter() - start, stage, predictions, trained.history)
 
 
 def compare(runner: Runner, labels_per_class: Sequence[LabelCount], seeds: Sequence[int], *,
@@ -588,15 +600,15 @@ def probe_each_stage(runner: Runner, labels_per_class: LabelCount, seeds: Sequen
                                     ("random", (random_train, random_test))):
             accs = []
             for k in range(stages):
-                best = None
+                candidates = []  # (converged, validation accuracy, test accuracy), as Runner chooses
                 for lr in runner.budget.lr_grid:
-                    probe, _ = fit_probe(train.pooled[k][idx], runner.target.y_train[idx], runner.target.num_classes,
-                                         lr=lr, steps=runner.budget.probe_steps, seed=seed, device=runner.device)
+                    probe, history = fit_probe(train.pooled[k][idx], runner.target.y_train[idx],
+                                               runner.target.num_classes, lr=lr, steps=runner.budget.probe_steps,
+                                               seed=seed, device=runner.device)
                     val = (predict(probe, train.pooled[k][runner.val]) == runner.target.y_train[runner.val])
                     test_acc = (predict(probe, test.pooled[k]) == runner.target.y_test).float().mean().item()
-                    if best is None or val.float().mean().item() > best[0]:
-                        best = (val.float().mean().item(), test_acc)
-                accs.append(best[1])  # type: ignore[index]
+                    candidates.append((history.converged, val.float().mean().item(), test_acc))
+                accs.append(max(candidates, key=lambda c: c[:2])[2])
             out[kind].append(accs)
     return {kind: torch.tensor(acc) for kind, acc in out.items()}
 

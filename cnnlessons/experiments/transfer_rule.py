@@ -25,10 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from .transfer import PRETRAINED, STRATEGIES, TRAINS_WEIGHTS, LabelCount, Result, Summary, summarise
-
-#: A run that trains weights has fit its training set when its final training error is at most this.
-FIT_ERROR = 0.05
+from .transfer import FIT_ERROR, PRETRAINED, STRATEGIES, TRAINS_WEIGHTS, LabelCount, Result, Summary, summarise
 
 NAMES = {"scratch": "training from scratch", "linear_probe": "the linear probe (last stage)",
          "earlier_probe": "the linear probe on an earlier stage", "finetune_last": "fine-tuning the last stage",
@@ -60,8 +57,8 @@ def cell(data: str, amount: str) -> Cell:
 def finished(rows: Sequence[Result | dict]) -> dict[tuple, bool]:
     """Per (target, labels_per_class, strategy): did every seed's run finish training?
 
-    Finished: converged by ``cnnlessons.train.Convergence`` and, for a strategy that trains
-    weights, a final training error of at most ``FIT_ERROR`` (it fit its training images)."""
+    Finished, as ``transfer.finished`` says of one run: converged by ``cnnlessons.train.Convergence``
+    and, for a strategy that trains weights, a final training error of at most ``FIT_ERROR``."""
     worst = summarise(rows, "train_error")
     converged = summarise(rows, "converged")
     return {key: converged[key].low == 1.0 and (key[2] not in TRAINS_WEIGHTS or worst[key].high <= FIT_ERROR)
