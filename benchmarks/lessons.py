@@ -6,6 +6,7 @@ into a temporary folder, so the committed notebooks are never touched.
 from __future__ import annotations
 
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -68,6 +69,8 @@ def time_notebooks(jobs: list[Job], timeout: int = 1800) -> dict:
                     last = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
                     row["status"] = f"failed: {type(exc).__name__}: {last}"[:200]
             rows.append(row)
+            done = f"{row['seconds']:.1f} s (kernel CPU {row['cpu_seconds']:.1f} s)" if row["seconds"] else row["status"]
+            print(f"[bench] {lesson_id} {preset}: {done}", file=sys.stderr, flush=True)
     ran = [r["seconds"] for r in rows if r["seconds"] is not None]
     by_preset: dict[str, float] = {}
     for r in rows:
