@@ -352,7 +352,9 @@ class Runner:
     training image (``ALL``). For each learning rate of the grid the strategy trains on the
     labelled images and is scored on the validation split; the chosen rate is the best one among
     those whose run finished training (``finished``; all of them if none did), and its run is the
-    result (with ``ALL``, the chosen rate trains once more on training and validation images).
+    result. With ``ALL`` the chosen rate trains once more on training and validation images; if
+    that run has not finished training while the chosen one had, it gets twice the steps, and
+    twice again (training to the end, or at least for the budget, whichever is more).
     """
 
     def __init__(self, model: nn.Module, build: Callable[[int], nn.Module], target, budget: Budget, *,
@@ -363,8 +365,9 @@ class Runner:
         self._random: dict[int, tuple[Features, Features]] = {}  # per seed: a random network's features
         self._done: dict[tuple[str, LabelCount, int, bool], tuple[float, float, _Trained, int | None]] = {}
         # strategy -> how it trains at one learning rate (and stage, for earlier_probe) on the
-        # labelled images of (labels_per_class, seed), the selection ones or the final ones
-        self.methods: dict[str, Callable[[float, LabelCount, int, bool, int | None], _Trained]] = {
+        # labelled images of (labels_per_class, seed), the selection ones or the final ones, for
+        # `longer` times its budget
+        self.methods: dict[str, Callable[..., _Trained]] = {
             "scratch": self._scratch, "linear_probe": self._linear_probe, "earlier_probe": self._earlier_probe,
             "finetune_last": self._finetune_last, "finetune_all": self._finetune_all,
             "random_features": self._random_features}
@@ -404,20 +407,23 @@ class Runner:
         selection, final_idx = self.labelled(n, seed)
         return final_idx if final else selection
 
-    def _probe_on(self, inputs: str, lr: float, n: LabelCount, seed: int, final: bool) -> _Trained:
+    def _probe_on(self, inputs: str, lr: float, n: LabelCount, seed: int, final: bool, longer: int = 1) -> _Trained:
         idx = self._images(n, seed, final)
         probe, history = fit_probe(self._view(inputs, idx, seed), self.target.y_train[idx], self.target.num_classes,
-                                   lr=lr, steps=self.budget.probe_steps, seed=seed, device=self.device)
+                                   lr=lr, steps=self.budget.probe_steps * longer, seed=seed, device=self.device)
         return _Trained(probe, history, inputs)
 
-    def _linear_probe(self, lr: float, n: LabelCount, seed: int, final: bool, stage: int | None) -> _Trained:
-        return self._probe_on(f"stage{len(self.f_train.pooled)}", lr, n, seed, final)
+    def _linear_probe(self, lr: float, n: LabelCount, seed: int, final: bool, stage: int | None,
+                      longer: int = 1) -> _Trained:
+        return self._probe_on(f"stage{len(self.f_train.pooled)}", lr, n, seed, final, longer)
 
-    def _earlier_probe(self, lr: float, n: LabelCount, seed: int, final: bool, stage: int | None) -> _Trained:
-        return self._probe_on(f"stage{stage}", lr, n, seed, final)
+    def _earlier_probe(self, lr: float, n: LabelCount, seed: int, final: bool, stage: int | None,
+                       longer: int = 1) -> _Trained:
+        return self._probe_on(f"stage{stage}", lr, n, seed, final, longer)
 
-    def _random_features(self, lr: float, n: LabelCount, seed: int, final: bool, stage: int | None) -> _Trained:
-        return self._probe_on("random", lr, n, seed, final)
+    def _random_features(self, lr: float, n: LabelCount, seed: int, final: bool, stage: int | None,
+                         longer: int = 1) -> _Trained:
+        return self._probe_on("random", lr, n, seed, final, longer)
 
     def _fitted_probe(self, n: LabelCount, seed: int, final: bool) -> Probe:
         """The linear probe chosen for the same labelled images: the fine-tuning strategies' first head."""
@@ -427,25 +433,28 @@ class Runner:
         """The fitted linear probe (learning rate chosen on validation) that fine-tuning starts from."""
         return self._fitted_probe(labels_per_class, seed, True)
 
-    def _finetune_last(self, lr: float, n: LabelCount, seed: int, final: bool, stage: int | None) -> _Trained:
+    def _finetune_last(self, lr: float, n: LabelCount, seed: int, final: bool, stage: int | None,
+                       longer: int = 1) -> _Trained:
         b, idx = self.budget, self._images(n, seed, final)
         head, history = finetune_last(self.model, self._fitted_probe(n, seed, final), self._view("maps", idx),
-                                      self.target.y_train[idx], lr=lr, steps=b.steps(len(idx)),
+                                      self.target.y_train[idx], lr=lr, steps=b.steps(len(idx)) * longer,
                                       batch_size=b.batch(len(idx)), bn=b.bn, seed=seed, device=self.device)
         return _Trained(head, history, "maps")
 
-    def _finetune_all(self, lr: float, n: LabelCount, seed: int, final: bool, stage: int | None) -> _Trained:
+    def _finetune_all(self, lr: float, n: LabelCount, seed: int, final: bool, stage: int | None,
+                      longer: int = 1) -> _Trained:
         b, idx = self.budget, self._images(n, seed, final)
         net, history = finetune_all(self.model, self._fitted_probe(n, seed, final), self._view("images", idx),
-                                    self.target.y_train[idx], lr=lr, steps=b.steps(len(idx)),
+                                    self.target.y_train[idx], lr=lr, steps=b.steps(len(idx)) * longer,
                                     batch_size=b.batch(len(idx)), bn=b.bn, seed=seed, device=self.device)
         return _Trained(net, history, "images")
 
-    def _scratch(self, lr: float, n: LabelCount, seed: int, final: bool, stage: int | None) -> _Trained:
+    def _scratch(self, lr: float, n: LabelCount, seed: int, final: bool, stage: int | None,
+                 longer: int = 1) -> _Trained:
         b, idx = self.budget, self._images(n, seed, final)
         net, history = scratch(self.build, self._view("images", idx), self.target.y_train[idx],
-                               self.target.num_classes, lr=lr, steps=b.steps(len(idx)), batch_size=b.batch(len(idx)),
-                               seed=seed, device=self.device)
+                               self.target.num_classes, lr=lr, steps=b.steps(len(idx)) * longer,
+                               batch_size=b.batch(len(idx)), seed=seed, device=self.device)
         return _Trained(net, history, "images")
 
     # -- choosing the learning rate (and the stage) on the validation split ---------------------
@@ -465,9 +474,14 @@ class Runner:
         final = final and n == ALL  # otherwise the selection images are the final ones
         key = (strategy, n, seed, final)
         if key not in self._done:
-            if final:
-                lr, val_acc, _, stage = self._select(strategy, n, seed, False)
-                self._done[key] = (lr, val_acc, self.methods[strategy](lr, n, seed, True, stage), stage)
+            if final:  # the chosen rate on every training image; longer if it finished before and not now
+                lr, val_acc, chosen, stage = self._select(strategy, n, seed, False)
+                trained, longer = self.methods[strategy](lr, n, seed, True, stage), 1
+                while (longer < 4 and finished(strategy, chosen.history)
+                       and not finished(strategy, trained.history)):
+                    longer *= 2
+                    trained = self.methods[strategy](lr, n, seed, True, stage, longer)
+                self._done[key] = (lr, val_acc, trained, stage)
             else:  # the best validation accuracy among the runs that finished training, if any did
                 candidates = []
                 for stage in self._stages_for(strategy):
