@@ -90,7 +90,8 @@ class Verdict:
         return self.finished and (self.advised == self.winner or self.advised in self.tied)
 
     def sentence(self) -> str:
-        where = f"{self.cell.data} data ({self.target}), {self.cell.amount} data ({self.labels} labels/class)"
+        amount = "little data" if self.cell.amount == "little" else "lots of data"
+        where = f"{self.cell.data} data ({self.target}), {amount} ({self.labels} labels/class)"
         if not self.finished:
             return (f"{where}: early training, not judged (some run there had not fit its training images); "
                     f"the recorded full run judges it.")
