@@ -40,7 +40,6 @@ to the last stage's output averaged over space, and nothing else runs between th
 """
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -49,24 +48,13 @@ import torch
 from torch import nn
 
 from ..data.targets import subsample_indices, validation_split
-from ..models.stages import residual_stages
-from ..train import Batches, Convergence, History, fit
-
-STRATEGIES: tuple[str, ...] = ("scratch", "linear_probe", "earlier_probe", "finetune_last", "finetune_all",
-                               "random_features")
-#: The strategies that start from the pretrained network.
-PRETRAINED: tuple[str, ...] = ("linear_probe", "earlier_probe", "finetune_last", "finetune_all")
-#: The strategies that train a network's weights (the others fit a linear classifier only).
-TRAINS_WEIGHTS: tuple[str, ...] = ("scratch", "finetune_last", "finetune_all")
-#: The learning rates every strategy chooses from, on the validation split (a decade apart: fine-tuning
-#: with frozen BatchNorm statistics diverges at 0.01 on the digits, scratch prefers 0.01-0.1).
-LR_GRID: tuple[float, ...] = (0.001, 0.01, 0.1)
-#: ``labels_per_class`` meaning every training image the target has (the "lots of data" column).
-ALL = "all"
-#: A run that trains weights has fit its training images when its final training error is at most this.
-FIT_ERROR = 0.05
-
-LabelCount = int | str  # a number of labelled images per class, or ALL
+from ..train import Convergence, History
+# The strategies and the summaries live in their own modules; their names are re-exported here
+# (``transfer.extract``, ``transfer.summarise``, ...) so a lesson needs one import.
+from .transfer_strategies import (ALL, FIT_ERROR, LR_GRID, PRETRAINED, STRATEGIES, TRAINS_WEIGHTS,  # noqa: F401
+                                  Features, FrozenStatistics, LabelCount, Probe, extract, finetune_all, finetune_last,
+                                  finished, fit_probe, predict, scratch, start_loss, with_probe_head)
+from .transfer_summary import RECORDED, Summary, best_strategy, record_summary, rows_from_record, summarise  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -105,201 +93,6 @@ class Budget:
     def batch(self, n: int) -> int:
         """Images per batch on ``n`` labelled images: ``ceil(n / b)`` with ``b = ceil(n / batch_size)``."""
         return -(-n // -(-n // self.batch_size))
-
-
-# ---------------------------------------------------------------------------------------------
-# Features of a frozen network
-
-
-@dataclass
-class Features:
-    """What a frozen network computes for a set of images.
-
-    ``pooled[k]``: (N, C_k) global average of stage ``k+1``'s output; ``last_input``: the full
-    maps entering the last stage (what ``finetune_last`` trains on).
-    """
-
-    pooled: list[torch.Tensor]
-    last_input: torch.Tensor
-
-    def take(self, idx: torch.Tensor) -> "Features":
-        return Features([p[idx] for p in self.pooled], self.last_input[idx])
-
-
-@torch.no_grad()
-def extract(model: nn.Module, x: torch.Tensor, device: torch.device | str = "cpu", batch_size: int = 500) -> Features:
-    """Run ``model`` (eval mode) over ``x`` and keep every stage's output (see ``Features``).
-
-    The stages are found by ``residual_stages`` (``layer1, layer2, ...``); the last stage's
-    input is the previous stage's output (``outputs[-2]``), so stages must run one after the
-    other, as in a ResNet.
-    """
-    device = torch.device(device)
-    model = model.to(device).eval()
-    outputs: list[torch.Tensor] = []
-    hooks = [s.register_forward_hook(lambda _m, _i, out: outputs.append(out)) for s in residual_stages(model)]
-    pooled: list[list[torch.Tensor]] = [[] for _ in hooks]
-    last_input = []
-    try:
-        for start in range(0, len(x), batch_size):
-            outputs.clear()
-            model(x[start:start + batch_size].to(device))
-            for k, out in enumerate(outputs):
-                pooled[k].append(out.float().mean(dim=(2, 3)).cpu())
-            last_input.append(outputs[-2].float().cpu() if len(outputs) > 1 else x[start:start + batch_size])
-    finally:
-        for h in hooks:
-            h.remove()
-    return Features([torch.cat(p) for p in pooled], torch.cat(last_input))
-
-
-# ---------------------------------------------------------------------------------------------
-# The trainable pieces
-
-
-class Probe(nn.Module):
-    """A linear probe on standardised features: ``logits = W (f - mu) / sigma + b``.
-
-    ``mu`` and ``sigma`` are the training features' mean and standard deviation (buffers,
-    never trained). It takes the pooled features a ResNet hands its ``fc``, so a fitted probe
-    can become that network's classifier as it is.
-    """
-
-    def __init__(self, features: torch.Tensor, num_classes: int) -> None:
-        super().__init__()
-        self.register_buffer("mu", features.mean(0))
-        self.register_buffer("sigma", features.std(0, unbiased=False) + 1e-6)
-        self.linear = nn.Linear(features.shape[1], num_classes)
-
-    def forward(self, f: torch.Tensor) -> torch.Tensor:
-        return self.linear((f - self.mu) / self.sigma)
-
-
-class FrozenStatistics(nn.Module):
-    """``module`` whose BatchNorm layers stay in eval mode even while training.
-
-    They normalise with the running statistics they came with and never update them; their
-    scale and shift (gamma, beta) still train. (torchvision's detection models fine-tune with
-    ``FrozenBatchNorm2d``, which freezes gamma and beta too.)
-    """
-
-    def __init__(self, module: nn.Module) -> None:
-        super().__init__()
-        self.module = module
-
-    def train(self, mode: bool = True) -> "FrozenStatistics":
-        super().train(mode)
-        for m in self.module.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                m.eval()
-        return self
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.module(x)
-
-
-def _sgd(model: nn.Module, groups: list[dict], x: torch.Tensor, y: torch.Tensor, *, steps: int, batch_size: int,
-         seed: int, device: torch.device | str, weight_decay: float = 5e-4, desc: str = "") -> History:
-    """SGD (Nesterov momentum 0.9) with a cosine schedule from each group's ``lr`` to 0, through ``fit``."""
-    optimizer = torch.optim.SGD(groups, momentum=0.9, nesterov=True, weight_decay=weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
-    train = Batches(x, y, min(batch_size, len(x)), seed=seed, device=device, drop_last=True)
-    return fit(model, train, optimizer, steps=steps, scheduler=scheduler, eval_every=len(train), device=device,
-               desc=desc, show_progress=False)
-
-
-def fit_probe(f: torch.Tensor, y: torch.Tensor, num_classes: int, *, lr: float, steps: int = 300, seed: int = 0,
-              weight_decay: float = 1e-3, device: torch.device | str = "cpu") -> tuple[Probe, History]:
-    """A ``Probe`` fitted to features ``f`` and labels ``y`` by full-batch SGD for ``steps`` steps."""
-    torch.manual_seed(seed)
-    probe = Probe(f, num_classes)
-    history = _sgd(probe, [{"params": probe.parameters(), "lr": lr}], f, y, steps=steps, batch_size=len(f),
-                   seed=seed, device=device, weight_decay=weight_decay, desc="probe")
-    return probe, history
-
-
-def _with_bn(module: nn.Module, bn: str) -> nn.Module:
-    return FrozenStatistics(module) if bn == "frozen" else module
-
-
-def finetune_last(model: nn.Module, probe: Probe, maps: torch.Tensor, y: torch.Tensor, *, lr: float, steps: int,
-                  batch_size: int = 32, bn: str = "train", seed: int = 0,
-                  device: torch.device | str = "cpu") -> tuple[nn.Module, History]:
-    """Train a copy of ``model``'s last stage and of ``probe`` (its classifier) on the frozen earlier
-    stages' output ``maps``; ``model`` and ``probe`` are left untouched."""
-    torch.manual_seed(seed)
-    head = _with_bn(nn.Sequential(copy.deepcopy(residual_stages(model)[-1]), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                                  copy.deepcopy(probe)), bn)
-    history = _sgd(head, [{"params": head.parameters(), "lr": lr}], maps, y, steps=steps, batch_size=batch_size,
-                   seed=seed, device=device, desc="finetune_last")
-    return head, history
-
-
-def with_probe_head(model: nn.Module, probe: Probe) -> nn.Module:
-    """A copy of ``model`` whose classifier ``fc`` is a copy of ``probe`` (fine-tuning's start)."""
-    net = copy.deepcopy(model)
-    net.fc = copy.deepcopy(probe)
-    return net
-
-
-@torch.no_grad()
-def start_loss(model: nn.Module, probe: Probe, x: torch.Tensor, y: torch.Tensor, batch_size: int,
-               device: torch.device | str = "cpu") -> dict[str, float]:
-    """Cross-entropy of ``with_probe_head(model, probe)`` on ``(x, y)`` before any step, with its
-    BatchNorm layers in eval mode (the statistics the probe was fitted with) and in train mode
-    (each batch of ``batch_size`` normalised with its own statistics, as fine-tuning sees it)."""
-    net = with_probe_head(model, probe).to(device)
-    out = {}
-    for mode in ("eval", "train"):
-        net.train(mode == "train")
-        losses = [nn.functional.cross_entropy(net(x[i:i + batch_size].to(device)), y[i:i + batch_size].to(device),
-                                              reduction="sum").item() for i in range(0, len(x), batch_size)]
-        out[mode] = sum(losses) / len(x)
-    return out
-
-
-def finetune_all(model: nn.Module, probe: Probe, x: torch.Tensor, y: torch.Tensor, *, lr: float, steps: int,
-                 backbone_lr_scale: float = 1.0, batch_size: int = 32, bn: str = "train", seed: int = 0,
-                 device: torch.device | str = "cpu") -> tuple[nn.Module, History]:
-    """Train ``with_probe_head(model, probe)``: the classifier at ``lr``, every other weight at
-    ``lr * backbone_lr_scale`` (a scale: 1 trains them at the same rate, 0.1 ten times slower)."""
-    torch.manual_seed(seed)
-    net = with_probe_head(model, probe)
-    head = list(net.fc.parameters())
-    body = [p for p in net.parameters() if all(p is not h for h in head)]
-    net = _with_bn(net, bn)
-    history = _sgd(net, [{"params": body, "lr": lr * backbone_lr_scale}, {"params": head, "lr": lr}], x, y,
-                   steps=steps, batch_size=batch_size, seed=seed, device=device, desc="finetune_all")
-    return net, history
-
-
-def scratch(build: Callable[[int], nn.Module], x: torch.Tensor, y: torch.Tensor, num_classes: int, *, lr: float,
-            steps: int, batch_size: int = 32, seed: int = 0,
-            device: torch.device | str = "cpu") -> tuple[nn.Module, History]:
-    """``build(num_classes)`` from a random initialisation (seeded), every weight at ``lr``."""
-    torch.manual_seed(seed)
-    net = build(num_classes)
-    history = _sgd(net, [{"params": net.parameters(), "lr": lr}], x, y, steps=steps, batch_size=batch_size,
-                   seed=seed, device=device, desc="scratch")
-    return net, history
-
-
-@torch.no_grad()
-def finished(strategy: str, history: History) -> bool:
-    """Whether a run of ``strategy`` finished training: it converged (``cnnlessons.train.Convergence``)
-    and, if it trains weights, fit its training images (final training error <= ``FIT_ERROR``; a
-    cosine schedule flattens every curve at its end, so a plateau alone does not show that)."""
-    return history.converged and (strategy not in TRAINS_WEIGHTS or history.final_train_error <= FIT_ERROR)
-
-
-def predict(model: nn.Module, x: torch.Tensor, device: torch.device | str = "cpu",
-            batch_size: int = 500) -> torch.Tensor:
-    """The predicted class of every input in ``x`` (eval mode), on the CPU."""
-    was_training = model.training
-    model.to(device).eval()
-    out = torch.cat([model(x[i:i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(x), batch_size)])
-    model.train(was_training)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -557,47 +350,6 @@ def confusion(y_true: torch.Tensor, y_pred: torch.Tensor, num_classes: int) -> t
 # Summaries over seeds
 
 
-@dataclass(frozen=True)
-class Summary:
-    """One number of one (target, labels per class, strategy) over seeds."""
-
-    mean: float
-    std: float
-    low: float
-    high: float
-    n: int
-
-    @property
-    def spread(self) -> float:
-        """``high - low``: how far apart the seeds landed."""
-        return self.high - self.low
-
-
-def summarise(rows: Sequence[Result | dict], key: str = "accuracy") -> dict[tuple, Summary]:
-    """Group results (``Result`` or its ``row()``) by (target, labels_per_class, strategy): mean, std
-    (population), min and max of ``key`` over the seeds."""
-    groups: dict[tuple, list[float]] = {}
-    for r in rows:
-        d = r.row() if isinstance(r, Result) else r
-        groups.setdefault((d["target"], d["labels_per_class"], d["strategy"]), []).append(float(d[key]))
-    out = {}
-    for group, values in groups.items():
-        t = torch.tensor(values, dtype=torch.float64)
-        out[group] = Summary(t.mean().item(), t.std(unbiased=False).item(), t.min().item(), t.max().item(), len(values))
-    return out
-
-
-def best_strategy(summary: dict[tuple, Summary], target: str, labels_per_class: LabelCount,
-                  among: tuple[str, ...] = STRATEGIES) -> str:
-    """The strategy with the highest mean accuracy on ``target`` at ``labels_per_class``."""
-    candidates = [s for s in among if (target, labels_per_class, s) in summary]
-    if not candidates:
-        ran = sorted({(t, n) for t, n, _ in summary}, key=str)
-        raise KeyError(f"no results for target {target!r} at {labels_per_class} labels/class among {list(among)}; "
-                       f"the summary has (target, labels_per_class): {ran}")
-    return max(candidates, key=lambda s: summary[(target, labels_per_class, s)].mean)
-
-
 def probe_each_stage(runner: Runner, labels_per_class: LabelCount, seeds: Sequence[int]) -> dict[str, torch.Tensor]:
     """Linear-probe test accuracy on each stage's pooled features, pretrained vs a random network.
 
@@ -634,37 +386,3 @@ def histories(results: Sequence[Result], target: str, labels_per_class: LabelCou
             if (r.target, r.labels_per_class) == (target, labels_per_class) and r.strategy in strategies}
 
 
-#: The numbers a record keeps of each run, by the name they have in ``Result``.
-RECORDED = {"accuracy": "accuracy", "train error": "train_error", "lr": "lr", "converged": "converged"}
-
-
-def record_summary(results: Sequence[Result], variant: str = "") -> dict[str, list[float]]:
-    """A record's ``summary``: ``"<target> <n>/class <strategy>[ <variant>] <number>"`` -> one value per
-    seed (in seed order), for every number of ``RECORDED``; ``variant`` is one word (``frozen_bn``)."""
-    if " " in variant:
-        raise ValueError(f"variant must be one word; got {variant!r}")
-    out: dict[str, list[float]] = {}
-    for r in sorted(results, key=lambda r: r.seed):
-        name = f"{r.target} {r.labels_per_class}/class {r.strategy}" + (f" {variant}" if variant else "")
-        for label, attr in RECORDED.items():
-            out.setdefault(f"{name} {label}", []).append(round(float(getattr(r, attr)), 4))
-    return out
-
-
-def rows_from_record(summary: dict[str, list[float]], seeds: Sequence[int], variant: str = "") -> list[dict]:
-    """The inverse of ``record_summary``: one row per run (``Result.row()``'s keys that a record keeps)."""
-    rows: dict[tuple, dict] = {}
-    for key, values in summary.items():
-        label = next((lab for lab in RECORDED if key.endswith(" " + lab)), None)
-        parts = key[:-len(label) - 1].split(" ") if label else []
-        if len(parts) != (4 if variant else 3) or (variant and parts[3] != variant):
-            continue
-        target, n, strategy = parts[:3]
-        n = n.removesuffix("/class")
-        labels: LabelCount = ALL if n == ALL else int(n)
-        attr = RECORDED[label]  # type: ignore[index]
-        for seed, value in zip(seeds, values):
-            row = rows.setdefault((target, labels, strategy, seed),
-                                  {"target": target, "labels_per_class": labels, "strategy": strategy, "seed": seed})
-            row[attr] = bool(value) if attr == "converged" else value
-    return list(rows.values())
