@@ -1,4 +1,4 @@
-"""The library's layout rules (README, "Layout"), checked on its import graph.
+"""The library's layout rules (CONTRIBUTING.md, "Layout"), checked on its import graph.
 
 - no import cycles between modules (lazy imports inside functions count too);
 - nothing outside ``cnnlessons.course`` imports from it;
