@@ -29,17 +29,48 @@ def environment(env: dict[str, Any]) -> list[str]:
 
 
 def lessons(section: dict[str, Any]) -> list[str]:
-    rows = [[r["lesson"], r["parameters"], _f(r["seconds"]), _f(r.get("cpu_seconds")), r["status"]]
+    """The lesson table (a total per preset), then, where lessons ran at both their defaults and
+    their demo preset, how much of the default's time the demo takes: in all, and above the
+    start-up row (a kernel that only imports), the part a preset can change."""
+    startup = section.get("startup_s")
+    rows = [[r["lesson"], r["parameters"], _f(r["seconds"]), _f(r.get("cpu_seconds")), r.get("runs", ""), r["status"]]
             for r in section["rows"]]
     by_preset = section.get("total_by_preset")
     if not by_preset:  # results written before totals were kept per preset
-        rows.append([f"**total** ({section['lessons_run']} of {section['lessons']} ran)", "", _f(section["total_s"]), "", ""])
+        rows.append([f"**total** ({section['lessons_run']} of {section['lessons']} ran)", "", _f(section["total_s"]), "", "", ""])
     for preset, seconds in (by_preset or {}).items():  # one course total per preset
         of = [r for r in section["rows"] if r["parameters"] == preset]
         ran = sum(r["seconds"] is not None for r in of)
         cpu = sum(r.get("cpu_seconds") or 0.0 for r in of)
-        rows.append([f"**total** ({ran} of {len(of)} ran)", preset, _f(seconds), _f(cpu) if cpu else "", ""])
-    return _table(["lesson", "parameters", "seconds", "CPU seconds", "status"], rows)
+        rows.append([f"**total** ({ran} of {len(of)} ran)", preset, _f(seconds), _f(cpu) if cpu else "", "", ""])
+    if startup is not None:
+        rows.insert(0, ["start-up (kernel + imports)", "-", _f(startup), "", "", "ok"])
+    lines = _table(["lesson", "parameters", "seconds", "CPU seconds", "runs", "status"], rows)
+    ratios = demo_ratios(section)
+    if ratios:
+        lines += ["", "Demo preset against default:", ""]
+        lines += _table(["lesson", "default s", "demo s", "demo / default", "demo / default above start-up"],
+                        [[r["lesson"], _f(r["default"]), _f(r["demo"]), _f(r["ratio"], 2),
+                          _f(r["ratio_above_startup"], 2)] for r in ratios])
+    return lines
+
+
+def demo_ratios(section: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per lesson timed at both presets: default and demo seconds, demo / default, and the same
+    ratio after taking the start-up time off both (``None`` without a start-up row)."""
+    times: dict[str, dict[str, float]] = {}
+    for r in section["rows"]:
+        if r["seconds"] is not None:
+            times.setdefault(r["lesson"], {})[r["parameters"]] = r["seconds"]
+    startup = section.get("startup_s")
+    out = []
+    for lesson, t in times.items():
+        if "default" in t and "demo" in t:
+            above = (None if startup is None or t["default"] <= startup
+                     else max(t["demo"] - startup, 0.0) / (t["default"] - startup))
+            out.append({"lesson": lesson, "default": t["default"], "demo": t["demo"],
+                        "ratio": t["demo"] / t["default"], "ratio_above_startup": above})
+    return out
 
 
 def _throughput_rows(rows: list[dict[str, Any]], extra: bool = False) -> list[list[Any]]:

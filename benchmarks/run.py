@@ -114,7 +114,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         else:
             _say(f"[bench] lessons ({c['lessons_mode']} parameters) ...")
             jobs = lessons.lesson_jobs(c["lesson_names"], mode=c["lessons_mode"])
-            sections["lessons"] = lessons.time_notebooks(jobs)
+            sections["lessons"] = lessons.time_notebooks(jobs, startup=True)
     if "training" in chosen:
         _say(f"[bench] fit vs bare loop on the CPU: {', '.join(c['models'])} ...")
         sections["training"] = training.fit_vs_bare(c["models"], c["batch_size"], c["steps"], c["repeats"],

@@ -150,8 +150,10 @@ def test_lesson_timing_runs_a_notebook_through_papermill_into_a_temporary_folder
     nbformat.write(nb, path)
     before = path.read_text()
     result = lessons.time_notebooks([("tiny", path, {"n": 2}), ("broken", path, {"n": 3}),
-                                     ("absent", tmp_path / "absent.ipynb", None)])
-    ok, broken, absent = result["rows"]
+                                     ("absent", tmp_path / "absent.ipynb", None)], startup=True, repeats=2)
+    ok, broken, absent = result["rows"]  # the start-up row is kept apart, out of the totals
+    assert result["startup_s"] > 0  # a kernel that imported torch, torchvision and the course
+    assert ok["runs"] == 2 and broken["runs"] == 0  # a short run is repeated and its median kept
     assert ok["status"] == "ok" and ok["seconds"] > 0 and ok["cpu_seconds"] > 0  # the kernel's CPU time
     assert broken["status"].startswith("failed: PapermillExecutionError")
     assert absent["status"] == "skipped: notebook missing"
@@ -178,7 +180,11 @@ def test_the_lesson_table_has_a_total_per_preset_and_timings_reads_it_back(tmp_p
                "total_s": 58.0, "lessons_run": 3, "lessons": 4, "total_by_preset": {"default": 50.0, "demo": 8.0}}
     text = "\n".join(report.lessons(section))
     assert "| **total** (2 of 2 ran) | default | 50.0 |" in text and "| **total** (1 of 2 ran) | demo | 8.0 |" in text
-    assert text.splitlines()[0] == "| lesson | parameters | seconds | CPU seconds | status |"
+    assert text.splitlines()[0] == "| lesson | parameters | seconds | CPU seconds | runs | status |"
+    assert "Demo preset against default" in text and "| 00_welcome | 20.0 | 8.0 | 0.40 | n/a |" in text
+    section["startup_s"] = 5.0  # with a start-up row: the ratio above it is (8 - 5) / (20 - 5)
+    text = "\n".join(report.lessons(section))
+    assert "| start-up (kernel + imports) | - | 5.0 |" in text and "| 00_welcome | 20.0 | 8.0 | 0.40 | 0.20 |" in text
     (tmp_path / "RESULTS.md").write_text(text + "\n")
     assert lesson_times(tmp_path / "RESULTS.md") == {"00_welcome": {"default": 20.0, "demo": 8.0},
                                                      "01_receptive_fields": {"default": 30.0}}

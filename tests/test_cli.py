@@ -187,7 +187,7 @@ def test_run_rejects_a_bad_parameter_before_starting_a_kernel(tmp_path):
     (["-p", "seed", "abc"], "parameter 'seed': got 'abc'"),
     (["-p", "seed", "1.5"], "parameter 'seed': got 1.5"),
     (["-p", "device", "gpu"], "parameter 'device': got 'gpu'"),
-    (["-p", "nope", "1"], "unknown parameter(s) ['nope']; valid names: ['device', 'seed']"),
+    (["-p", "nope", "1"], "unknown parameter(s) ['nope']; valid names: ['device', 'seed', 'steps']"),
 ])
 def test_run_bad_parameters_in_process(args, message, tmp_path, capsys):
     out = tmp_path / "out.ipynb"

@@ -65,12 +65,14 @@ def test_validate_rejects_unknown_and_missing_names():
 
 
 def test_check_parameters_resolves_the_device():
-    p = check_parameters("00_welcome", seed=1, device="cpu")
-    assert p.seed == 1 and p.device == torch.device("cpu")
+    p = check_parameters("00_welcome", seed=1, device="cpu", steps=150)
+    assert p.seed == 1 and p.device == torch.device("cpu") and p.steps == 150
     with pytest.raises(ParameterError, match="'device'.*'auto', 'cpu', 'cuda'"):
-        check_parameters("00_welcome", seed=1, device="tpu")
+        check_parameters("00_welcome", seed=1, device="tpu", steps=150)
     with pytest.raises(ParameterError, match="'seed'"):
-        check_parameters("00_welcome", seed=-1, device="cpu")
+        check_parameters("00_welcome", seed=-1, device="cpu", steps=150)
+    with pytest.raises(ParameterError, match="'steps'"):  # too few to show the loss halving
+        check_parameters("00_welcome", seed=1, device="cpu", steps=20)
     with pytest.raises(KeyError, match="no lesson"):
         check_parameters("99_nothing", seed=1, device="cpu")
 
