@@ -45,6 +45,7 @@ from typing import Sequence
 
 from torch import nn
 
+from ..io import atomic_write_bytes, atomic_write_text
 from .cost import Cost, _input_shape, count
 from .module_graph import DiagramNode, fold as fold_light_layers, module_graph, stages as merge_stages
 
@@ -98,15 +99,16 @@ class Diagram:
         return _render(self.source, "png")
 
     def save(self, path: str | Path) -> Path:
-        """Write the diagram to ``path``; its suffix (``.svg``, ``.png`` or ``.gv``) picks the format."""
+        """Write the diagram to ``path`` (atomically); its suffix (``.svg``, ``.png`` or ``.gv``)
+        picks the format."""
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix == ".svg":
-            path.write_text(self.svg(), encoding="utf-8")
+            atomic_write_text(path, self.svg())
         elif suffix == ".png":
-            path.write_bytes(self.png())
+            atomic_write_bytes(path, self.png())
         elif suffix in (".gv", ".dot"):
-            path.write_text(self.source, encoding="utf-8")
+            atomic_write_text(path, self.source)
         else:
             raise ValueError(f"save: use a .svg, .png or .gv file name, not {path.name!r}")
         return path

@@ -24,6 +24,7 @@ from typing import Sequence
 import torch
 import torchvision
 
+from ..io import atomic_write_text
 from .architectures import ZooRow, zoo, zoo_names
 
 TABLE = "zoo_table.json"
@@ -47,8 +48,12 @@ def table_matches_torchvision(table: dict | None = None) -> bool:
     """Whether the shipped table was measured with this torchvision release (its CPU and CUDA
     builds, ``0.29.1+cpu`` and ``0.29.1+cu130``, have the same models)."""
     table = load_table() if table is None else table
-    release = lambda version: str(version).split("+")[0]  # noqa: E731
-    return table.get("torchvision") is not None and release(table["torchvision"]) == release(torchvision.__version__)
+    return table.get("torchvision") is not None and _release(table["torchvision"]) == _release(torchvision.__version__)
+
+
+def _release(version: str) -> str:
+    """``0.29.1+cu130`` -> ``0.29.1``: the release, without the build's local tag."""
+    return str(version).split("+")[0]
 
 
 def cached_zoo(names: Sequence[str] | None = None) -> list[ZooRow]:
@@ -64,12 +69,13 @@ def cached_zoo(names: Sequence[str] | None = None) -> list[ZooRow]:
 
 
 def write_table(path: Path | None = None, names: Sequence[str] | None = None) -> Path:
-    """Measure every zoo model live and write the table."""
+    """Measure every zoo model live and write the table (atomically: an interrupted run leaves
+    the old table in place)."""
     path = path or table_path()
     rows = zoo(names)
     table = {"command": "python -m cnnlessons.experiments.zoo_table", "torch": torch.__version__,
              "torchvision": torchvision.__version__, "rows": {r.name: asdict(r) for r in rows}}
-    path.write_text(json.dumps(table, indent=1) + "\n")
+    atomic_write_text(path, json.dumps(table, indent=1) + "\n")
     return path
 
 
