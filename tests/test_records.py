@@ -62,4 +62,5 @@ def test_within_spread():
     assert within_spread(0.05, [0.04, 0.06]) and within_spread(0.075, [0.04, 0.06])
     assert not within_spread(0.09, [0.04, 0.06])
     assert within_spread(1.05, [1.0]) and not within_spread(1.2, [1.0])
+    assert within_spread(0.0003, [0.0, 0.0, 0.0]) and not within_spread(0.02, [0.0, 0.0, 0.0])  # atol at zero
     assert get_lesson("03").recorded
