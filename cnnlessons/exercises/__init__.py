@@ -66,3 +66,65 @@ def equals(expected: Any, rel_tol: float | None = None) -> Callable[[Any], bool]
         return answer == expected
 
     return check
+
+
+# ------------------------------------------------------------------ predict, then see
+
+@dataclass(frozen=True)
+class Reveal:
+    """What ``reveal`` shows: the student's prediction next to the computed result."""
+
+    prediction: Any
+    actual: Any
+    verdict: str  # "right", "close", "wrong" or "none" (no prediction made)
+    explanation: str = ""
+
+    def __bool__(self) -> bool:
+        return self.verdict in ("right", "close")
+
+    def _text(self, bold: str) -> str:
+        shown = f"{bold}{_show(self.actual)}{bold}"
+        if self.verdict == "none":
+            head = f"You made no prediction (replace `...` in the cell above, then rerun both). The answer: {shown}."
+        else:
+            word = {"right": "Right.", "close": "Close.", "wrong": "Not what happened."}[self.verdict]
+            head = f"You predicted {_show(self.prediction)}; the answer: {shown}. {word}"
+        return head + (f" {self.explanation}" if self.explanation else "")
+
+    def __repr__(self) -> str:
+        return self._text("")
+
+    def _repr_markdown_(self) -> str:
+        return self._text("**")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.3g}"
+
+
+def reveal(prediction: Any, actual: Any, *, rel_tol: float = 0.0, close: float = 0.25,
+           explanation: str = "") -> Reveal:
+    """Compare a student's ``prediction`` (``...`` if none was made) with the ``actual`` result.
+
+    Predict-then-see in the flow of a lesson: a cell asks for ``guess = ...`` *before* the cell
+    that computes the answer, and a cell after it shows ``reveal(guess, actual)``. Numbers are
+    "right" within ``rel_tol``, "close" within ``close`` (relative), else "wrong"; other values
+    (a name, a ranking as a list) are right only when equal (strings ignore case and spaces at
+    the ends). ``explanation`` is one sentence on why the answer is what it is."""
+    if prediction is ...:
+        verdict = "none"
+    elif (isinstance(actual, (int, float)) and not isinstance(actual, bool)
+          and isinstance(prediction, (int, float)) and not isinstance(prediction, bool)):
+        if math.isclose(prediction, actual, rel_tol=rel_tol, abs_tol=0.0 if actual else 1e-12):
+            verdict = "right"
+        elif math.isclose(prediction, actual, rel_tol=close):
+            verdict = "close"
+        else:
+            verdict = "wrong"
+    else:
+        def norm(v: Any) -> Any:
+            return v.strip().lower() if isinstance(v, str) else [norm(x) for x in v] if isinstance(v, (list, tuple)) else v
+        verdict = "right" if norm(prediction) == norm(actual) else "wrong"
+    return Reveal(prediction, actual, verdict, explanation)
