@@ -126,5 +126,6 @@ def reveal(prediction: Any, actual: Any, *, rel_tol: float = 0.0, close: float =
     else:
         def norm(v: Any) -> Any:
             return v.strip().lower() if isinstance(v, str) else [norm(x) for x in v] if isinstance(v, (list, tuple)) else v
-        verdict = "right" if norm(prediction) == norm(actual) else "wrong"
+        same_kind = isinstance(prediction, bool) == isinstance(actual, bool)  # True is not 1 here
+        verdict = "right" if same_kind and norm(prediction) == norm(actual) else "wrong"
     return Reveal(prediction, actual, verdict, explanation)
