@@ -6,6 +6,12 @@
 
 Sections: ``lessons``, ``training``, ``cuda`` (skipped without CUDA), ``data``. Any size can be
 set explicitly; ``--quick`` only changes the defaults.
+
+The course quotes one recorded run: to record a run of every lesson, copy its ``results.json`` to
+``benchmarks/results.json`` (``cnnlessons.course.timings`` reads the lesson times from there; the
+wheel carries it), copy its tables into ``benchmarks/RESULTS.md`` with a note on the machine, then
+run ``python -m cnnlessons.course.timings`` to refresh the times quoted in README.md and
+INSTRUCTORS.md.
 """
 from __future__ import annotations
 
@@ -154,6 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = write(results, args.out)
     print(text)
     _say(f"[bench] wrote {args.out / 'results.md'} and results.json in {results['total_seconds']:.0f} s")
+    if "rows" in results["sections"].get("lessons", {}):
+        _say(f"[bench] to quote these lesson times in the course: cp {args.out / 'results.json'} "
+             "benchmarks/results.json, copy the tables into benchmarks/RESULTS.md, then run "
+             "python -m cnnlessons.course.timings")
     failed = [r for r in results["sections"].get("lessons", {}).get("rows", []) if r["status"].startswith("failed")]
     return 1 if failed else 0
 

@@ -185,6 +185,16 @@ def test_the_lesson_table_has_a_total_per_preset_and_timings_reads_it_back(tmp_p
     section["startup_s"] = 5.0  # with a start-up row: the ratio above it is (8 - 5) / (20 - 5)
     text = "\n".join(report.lessons(section))
     assert "| start-up (kernel + imports) | - | 5.0 |" in text and "| 00_welcome | 20.0 | 8.0 | 0.40 | 0.20 |" in text
-    (tmp_path / "RESULTS.md").write_text(text + "\n")
-    assert lesson_times(tmp_path / "RESULTS.md") == {"00_welcome": {"default": 20.0, "demo": 8.0},
-                                                     "01_receptive_fields": {"default": 30.0}}
+    run.write({"environment": {"date_utc": "today"}, "config": {}, "sections": {"lessons": section}}, tmp_path)
+    assert text in (tmp_path / "results.md").read_text()
+    assert lesson_times(tmp_path / "results.json") == {"00_welcome": {"default": 20.0, "demo": 8.0},
+                                                       "01_receptive_fields": {"default": 30.0}}
+
+
+def test_the_committed_results_json_is_the_run_results_md_shows():
+    """benchmarks/results.json (what the course reads its run times from) and the lesson table of
+    benchmarks/RESULTS.md (what people read) are the same run: the JSON renders that table."""
+    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    section = json.loads((root / "results.json").read_text())["sections"]["lessons"]
+    rendered = "\n".join(report.lessons(section)).split("\n\n")[0]  # the lesson table, before the ratios
+    assert rendered.count("\n") > 10 and rendered in (root / "RESULTS.md").read_text(), rendered
