@@ -7,41 +7,54 @@ import json
 
 import nbformat
 import pytest
+import torch
 
 from cnnlessons.course import record as record_command
 from cnnlessons.course.lessons import Lesson
 from cnnlessons.params import DEVICE, SEED
 from cnnlessons.records import RecordError, load_record, manifest_path, record_path
 
-pytestmark = pytest.mark.slow  # starts a kernel twice (~10 s)
+pytestmark = pytest.mark.slow  # starts a kernel three times (~15 s)
 
 BODY = """
+import torch
 from cnnlessons.claims import Claims, equals
 from cnnlessons.records import save_record
+torch.set_num_threads({threads})
 claims = Claims()
 value = {value}
 save_record(parameters={{"seed": seed, "device": device}}, summary={{"value": [value]}})
 claims.check("the value is 2", value, equals(2))
 _ = claims.table()
 """
+# a lesson that writes its record by hand, without the kernel's thread count
+NO_THREADS = """
+import json, os
+from cnnlessons.claims import Claims
+json.dump({{"parameters": {{}}, "summary": {{"value": [{value}]}}, "curves": {{}}}}, open(os.environ["CNNLESSONS_RECORD"], "w"))
+_ = Claims().table()
+"""
+# the kernel's thread count, never this process's: the manifest must hold the kernel's
+KERNEL_THREADS = 2 if torch.get_num_threads() == 1 else 1
 
 
-def tiny_lesson(home, value: int) -> Lesson:
+def tiny_lesson(home, value: int, body: str = BODY) -> Lesson:
     (home / "notebooks").mkdir(parents=True, exist_ok=True)
     (home / "data" / "zoo").mkdir(parents=True, exist_ok=True)
     (home / "data" / "records").mkdir(parents=True, exist_ok=True)
     params = nbformat.v4.new_code_cell('seed = 0  # random seed\ndevice = "cpu"  # where to compute')
     params.metadata["tags"] = ["parameters"]
-    nb = nbformat.v4.new_notebook(cells=[params, nbformat.v4.new_code_cell(BODY.format(value=value))])
+    code = body.format(value=value, threads=KERNEL_THREADS)
+    nb = nbformat.v4.new_notebook(cells=[params, nbformat.v4.new_code_cell(code)])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, home / "notebooks" / "99_tiny.ipynb")
     return Lesson("99_tiny", "tiny", "a lesson for the test", {"seed": SEED, "device": DEVICE},
                   presets={"full": {"seed": 1}}, recorded=True)
 
 
-def record(home, monkeypatch, value: int) -> int:
+def record(home, monkeypatch, value: int, body: str = BODY) -> int:
     monkeypatch.setenv("CNNLESSONS_HOME", str(home))
-    lesson = tiny_lesson(home, value)
+    lesson = tiny_lesson(home, value, body)
     monkeypatch.setattr(record_command, "find_lesson", lambda name: lesson)
     monkeypatch.setattr(record_command, "build_dir", lambda: home / "build")  # the run's notebook goes there
     args = argparse.Namespace(lesson="99", preset="full", device=None, quiet=True)
@@ -57,6 +70,8 @@ def test_record_writes_the_record_and_a_matching_manifest(tmp_path, monkeypatch)
     manifest = made["manifest"]
     assert manifest["command"] == "cnnlessons record 99_tiny" and manifest["seconds"] >= 0
     assert {"torch", "python"} <= set(manifest["versions"])
+    assert manifest["hardware"]["torch_threads"] == KERNEL_THREADS != torch.get_num_threads()  # the kernel's
+    assert "torch_threads" not in made  # moved into the manifest, not kept in the record
     # a tampered record is refused
     path = record_path("99_tiny")
     path.write_text(path.read_text().replace('"value"', '"other"'))
@@ -71,3 +86,9 @@ def test_a_failed_run_records_nothing(tmp_path, monkeypatch, capsys):
     assert not path.exists() and not manifest_path(path).exists()
     assert list((tmp_path / "data" / "records").iterdir()) == []
     assert (tmp_path / "build" / "records" / "99_tiny-full.failed.ipynb").is_file()  # kept to read the error
+
+
+def test_a_record_without_the_kernels_thread_count_is_refused(tmp_path, monkeypatch, capsys):
+    assert record(tmp_path, monkeypatch, 2, body=NO_THREADS) == 1
+    assert "how many torch threads its kernel ran with" in capsys.readouterr().err
+    assert list((tmp_path / "data" / "records").iterdir()) == []

@@ -3,7 +3,8 @@
 The run goes through papermill like ``cnnlessons run`` (its notebook is kept in
 ``build/records/``); the lesson saves its per-seed results with ``cnnlessons.records.save_record``
 and the claims it checked come from its claims report. Both land in ``data/records/`` with a
-manifest naming the command, the date, the hardware and the versions, and the record's sha256.
+manifest naming the command, the date, the hardware (with the torch thread count of the kernel
+that ran the lesson, which ``save_record`` wrote) and the versions, and the record's sha256.
 """
 from __future__ import annotations
 
@@ -24,12 +25,14 @@ from ..records import RECORD_ENV, write_record
 from .runs import failed_path, find_lesson, lesson_parameters, shown
 
 
-def hardware() -> dict[str, Any]:
-    """What the run ran on: CPU, cores, torch threads, and the CUDA device if any."""
+def hardware(torch_threads: int) -> dict[str, Any]:
+    """What the run ran on: CPU, cores, the CUDA device if any, and ``torch_threads``: the
+    thread count of the kernel that ran the lesson (``save_record`` writes it into the record;
+    this process's own count says nothing about the run)."""
     import torch
 
     facts: dict[str, Any] = {"machine": platform.machine(), "processor": platform.processor() or platform.machine(),
-                             "cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+                             "cpu_cores": os.cpu_count(), "torch_threads": torch_threads}
     if torch.cuda.is_available():
         facts["cuda_device"] = torch.cuda.get_device_name(0)
     return facts
@@ -72,11 +75,18 @@ def cmd_record(args: argparse.Namespace) -> int:
         if not record.is_file():
             print(f"{lesson.id} saved no record (it does not call cnnlessons.records.save_record)", file=sys.stderr)
             return 1
+        saved = json.loads(record.read_text())
+        threads = saved.pop("torch_threads", None)  # the kernel's, moved into the manifest
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            print(f"{lesson.id}'s record does not say how many torch threads its kernel ran with "
+                  f"(torch_threads: {threads!r}; cnnlessons.records.save_record writes it): nothing was recorded",
+                  file=sys.stderr)
+            return 1
         claims = json.loads(report.read_text())
-        payload = {**json.loads(record.read_text()), "preset": args.preset,
+        payload = {**saved, "preset": args.preset,
                    "claims": [{k: c[k] for k in ("claim", "value", "expected", "status")} for c in claims["claims"]]}
     manifest = {"command": command, "preset": args.preset, "date_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-                "seconds": round(seconds), "devices_used": claims["devices_used"], "hardware": hardware(),
+                "seconds": round(seconds), "devices_used": claims["devices_used"], "hardware": hardware(threads),
                 "versions": versions()}
     path = write_record(lesson.id, payload, manifest)
     print(f"recorded in {seconds / 60:.1f} min: {shown(path)} (+ manifest)")
