@@ -96,14 +96,28 @@ def test_the_shipped_table_is_used_when_it_fits_this_torchvision(monkeypatch, tm
     assert table["rows"]["alexnet"] == asdict(architectures.zoo_row("alexnet"))
     monkeypatch.setattr(zoo_table, "table_path", lambda: path)
     measured = []
-    monkeypatch.setattr(zoo_table, "zoo", lambda names: measured.extend(names) or [architectures.zoo_row(n) for n in names])
-    rows = zoo_table.cached_zoo(["alexnet", "squeezenet1_0"])
-    assert [r.name for r in rows] == ["alexnet", "squeezenet1_0"] and measured == ["squeezenet1_0"]  # only the missing one
+    monkeypatch.setattr(zoo_table, "zoo", lambda names=None: measured.extend(names or ["*"]) or [])
+    rows = zoo_table.cached_zoo(["squeezenet1_1", "alexnet"])
+    assert rows == [architectures.ZooRow(**table["rows"][n]) for n in ("squeezenet1_1", "alexnet")]
+    assert measured == []                                # read, not measured
+    with pytest.raises(zoo_table.ZooTableError, match=r"no row for \['squeezenet1_0'\].*make zoo-table"):
+        zoo_table.cached_zoo(["alexnet", "squeezenet1_0"])
     table["torchvision"] = "0.0.1"
     path.write_text(__import__("json").dumps(table))
-    measured.clear()
-    zoo_table.cached_zoo(["alexnet"])
-    assert measured == ["alexnet"]                      # another torchvision: measured live
+    with pytest.raises(zoo_table.ZooTableError, match=r"torchvision 0\.0\.1.*make zoo-table"):
+        zoo_table.cached_zoo(["alexnet"])
+    assert measured == []                                # another torchvision: an error, not a live measure
+
+
+def test_a_missing_zoo_table_is_an_error_naming_make_zoo_table(monkeypatch, tmp_path):
+    """No table: a clear error before any work, never an empty table and 80 models measured live."""
+    from cnnlessons.experiments import zoo_table
+
+    monkeypatch.setattr(zoo_table, "table_path", lambda: tmp_path / "none.json")
+    monkeypatch.setattr(zoo_table, "zoo", lambda names=None: pytest.fail("measured live"))
+    for call in (zoo_table.load_table, zoo_table.cached_zoo, zoo_table.table_matches_torchvision):
+        with pytest.raises(zoo_table.ZooTableError, match="none.json: make it with make zoo-table"):
+            call()
 
 
 def test_zoo_table_command_writes_where_it_is_told(monkeypatch, tmp_path, capsys):
@@ -111,6 +125,7 @@ def test_zoo_table_command_writes_where_it_is_told(monkeypatch, tmp_path, capsys
 
     original = zoo_table.zoo
     monkeypatch.setattr(zoo_table, "zoo", lambda names=None: original(["squeezenet1_1"]))  # one model, not 80
+    monkeypatch.setattr(zoo_table, "table_path", lambda: tmp_path / "none.json")  # make zoo-table needs no table
     assert zoo_table.main(["--output", str(tmp_path / "t.json")]) == 0
     assert "1 models" in capsys.readouterr().out
     assert zoo_table.load_table(tmp_path / "t.json")["command"] == "python -m cnnlessons.experiments.zoo_table"

@@ -24,19 +24,24 @@ from torch import nn
 from torchvision.models import convnext, densenet, efficientnet, mobilenetv3, regnet, resnet, shufflenetv2
 from torchvision.ops import SqueezeExcitation
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 
 from cnnlessons.analysis import centre_unit, count, feature_extractor, receptive_field
-from cnnlessons.experiments.architectures import TRANSFORMER_FAMILIES, build_zoo_model, family, zoo_names, zoo_row
-from cnnlessons.experiments.zoo_table import load_table, table_matches_torchvision
+from cnnlessons.experiments.architectures import (TRANSFORMER_FAMILIES, ZooRow, build_zoo_model, family, zoo_names,
+                                                  zoo_row)
+from cnnlessons.experiments.zoo_table import cached_zoo, load_table, table_matches_torchvision
 
 NAMES = zoo_names()
-TABLE = load_table()
+
+
+@pytest.fixture(scope="module")
+def table() -> dict:
+    return load_table()  # a missing table fails here, naming make zoo-table
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
-def test_every_zoo_model_is_measured(name):
+def test_every_zoo_model_is_measured_and_the_shipped_table_agrees(name, table):
     row = zoo_row(name)
     assert row.params == row.published_params
     assert row.cost_error_beyond_rounding < 0.01, (row.gmacs, row.published_gmacs)
@@ -44,16 +49,22 @@ def test_every_zoo_model_is_measured(name):
         assert row.receptive_field is None
     else:
         assert row.receptive_field is not None and row.receptive_field > 0
-    if table_matches_torchvision(TABLE):
-        assert TABLE["rows"].get(name) == asdict(row), "the shipped zoo table is stale: make zoo-table"
+    assert table["rows"].get(name) == asdict(row), (
+        f"the shipped zoo table (torchvision {table['torchvision']}) differs from {name} measured now "
+        f"(torchvision {torchvision.__version__}): make zoo-table")
 
 
-def test_the_shipped_table_covers_the_zoo():
-    if not table_matches_torchvision(TABLE):
-        pytest.skip(f"the shipped zoo table was measured with torchvision {TABLE['torchvision']}, this is "
-                    f"{torchvision.__version__}: lesson 06 measures live (make zoo-table re-makes it)")
-    assert sorted(TABLE["rows"]) == sorted(NAMES)
-    assert TABLE["command"] == "python -m cnnlessons.experiments.zoo_table"
+def test_the_shipped_table_is_this_torchvisions_whole_zoo(table):
+    """The table lesson 06's demo preset reads (``cached_zoo``) exists, was made by its command with
+    this torchvision release, and has every field of every model this torchvision lists. On another
+    torchvision this fails (``cached_zoo`` refuses such a table): re-make it with make zoo-table."""
+    assert table["command"] == "python -m cnnlessons.experiments.zoo_table"
+    assert table_matches_torchvision(table), (f"the shipped zoo table was measured with torchvision "
+                                              f"{table['torchvision']}, this is {torchvision.__version__}: "
+                                              "make zoo-table")
+    assert sorted(table["rows"]) == sorted(NAMES)
+    assert all(set(row) == {f.name for f in fields(ZooRow)} for row in table["rows"].values())
+    assert [r.name for r in cached_zoo()] == NAMES
 
 
 def _smallest_of_each_family() -> list[str]:

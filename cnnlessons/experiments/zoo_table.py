@@ -8,9 +8,11 @@ receptive field) takes about a minute on a laptop CPU, so the course ships the r
 
 It records the torch and torchvision versions it was measured with. ``cached_zoo()`` returns
 its rows when this torchvision is the one it was made with (the published figures in each row
-are torchvision's own metadata, so they belong to that version), and measures live otherwise,
-or for a model the table does not have. ``tests/test_zoo_models.py`` measures every model
-live and checks the shipped table against it.
+are torchvision's own metadata, so they belong to that version). It never measures in its
+place: a missing table, a table made with another torchvision, or a model the table lacks is a
+``ZooTableError`` saying to run ``make zoo-table`` (or to measure live with ``zoo()``, lesson
+06's ``zoo="live"``). ``tests/test_zoo_models.py`` measures every model live and checks the
+shipped table against it.
 """
 from __future__ import annotations
 
@@ -28,6 +30,11 @@ from ..io import atomic_write_text
 from .architectures import ZooRow, zoo, zoo_names
 
 TABLE = "zoo_table.json"
+REMAKE = "make zoo-table (python -m cnnlessons.experiments.zoo_table, about a minute)"
+
+
+class ZooTableError(RuntimeError):
+    """The shipped zoo table is missing, or does not fit this torchvision or the models asked for."""
 
 
 def table_path() -> Path:
@@ -36,11 +43,11 @@ def table_path() -> Path:
 
 
 def load_table(path: Path | None = None) -> dict:
-    """The shipped table: ``{"torch": ..., "torchvision": ..., "rows": {name: row fields}}``;
-    an empty table if there is none."""
+    """The shipped table: ``{"command": ..., "torch": ..., "torchvision": ..., "rows": {name: row
+    fields}}``. A missing file is a ``ZooTableError`` naming ``make zoo-table``."""
     path = path or table_path()
     if not path.is_file():
-        return {"torch": None, "torchvision": None, "rows": {}}
+        raise ZooTableError(f"no zoo table at {path}: make it with {REMAKE}, or measure live with zoo()")
     return json.loads(path.read_text())
 
 
@@ -57,15 +64,21 @@ def _release(version: str) -> str:
 
 
 def cached_zoo(names: Sequence[str] | None = None) -> list[ZooRow]:
-    """``zoo(names)`` read from the shipped table where it applies (this torchvision), measured
-    live for anything it does not cover."""
+    """``zoo(names)`` (every zoo model by default) read from the shipped table, in ``names``'
+    order. Raises ``ZooTableError`` when the table is missing, was made with another torchvision
+    release, or lacks a model asked for: re-make it with ``make zoo-table``."""
     table = load_table()
-    rows = table["rows"] if table_matches_torchvision(table) else {}
+    if not table_matches_torchvision(table):
+        raise ZooTableError(f"the shipped zoo table was measured with torchvision {table.get('torchvision')}; this "
+                            f"is {torchvision.__version__}, whose models and published figures may differ: "
+                            f"re-make it with {REMAKE}, or measure live with zoo()")
     wanted = zoo_names() if names is None else list(names)
+    missing = [n for n in wanted if n not in table["rows"]]
+    if missing:
+        raise ZooTableError(f"the shipped zoo table has no row for {missing}: re-make it with {REMAKE}, or measure "
+                            "live with zoo()")
     known = {f.name for f in fields(ZooRow)}
-    missing = [n for n in wanted if n not in rows]
-    live = {r.name: r for r in zoo(missing)} if missing else {}
-    return [ZooRow(**{k: v for k, v in rows[n].items() if k in known}) if n in rows else live[n] for n in wanted]
+    return [ZooRow(**{k: v for k, v in table["rows"][n].items() if k in known}) for n in wanted]
 
 
 def write_table(path: Path | None = None, names: Sequence[str] | None = None) -> Path:
