@@ -143,3 +143,22 @@ def test_parameters_by_and_stage_table():
     assert stages[3].output_shape == (8, 5, 5) and stages[3].macs == 0
     table = stage_table(stages, caption="naive")
     assert table.rows[-1][0] == "total" and table.rows[-1][3] == f"{sum(s.params for s in stages):,}"
+
+
+def test_layer_names_follow_table1_and_label_the_diagram():
+    from cnnlessons.analysis import diagram
+    from cnnlessons.models.inception import googlenet_paper, layer_names
+
+    module = Inception(192, 64, 96, 128, 16, 32, 32)  # (3a)
+    names = layer_names(module)
+    assert names == {"branch1.0": "1x1, 64", "branch2.0.0": "1x1 reduce, 96", "branch2.1.0": "3x3, 128",
+                     "branch3.0.0": "1x1 reduce, 16", "branch3.1.0": "5x5, 32",
+                     "branch4.0": "max pool 3x3/1, pad 1", "branch4.1.0": "1x1 pool proj, 32"}
+    assert layer_names(inception_module(8, 2, 3, 4))["branch4.0"] == "max pool 3x3/1, pad 1"
+    # every name of a whole network carries the module's path
+    net = layer_names(googlenet_paper())
+    assert net["inception4e.branch3.1.0"] == "5x5, 128" and len(net) == 9 * 7
+    drawn = diagram(module, (192, 28, 28), depth=3, labels=names)
+    assert "<b>1x1 reduce, 96</b>" in drawn.source and "branch2.0.0-1" not in drawn.source
+    with pytest.raises(ValueError, match="branch9"):
+        diagram(module, (192, 28, 28), depth=3, labels={"branch9": "no such layer"})

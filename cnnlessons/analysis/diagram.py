@@ -41,7 +41,7 @@ import sysconfig
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from torch import nn
 
@@ -66,6 +66,7 @@ class Diagram:
     edges: tuple[tuple[str, str], ...]
     cost: Cost | None = field(default=None, repr=False)
     rankdir: str = "TB"
+    labels: tuple[tuple[str, str], ...] = ()  # (module path, the box's heading), see ``diagram``
 
     @property
     def macs(self) -> int:
@@ -128,7 +129,8 @@ class Diagram:
 
 
 def diagram(model: nn.Module, input_size: int | Sequence[int] = (3, 224, 224), depth: int = 1, *,
-            fold: bool = True, stages: bool = False, title: str | None = None, rankdir: str = "TB") -> Diagram:
+            fold: bool = True, stages: bool = False, title: str | None = None, rankdir: str = "TB",
+            labels: Mapping[str, str] | None = None) -> Diagram:
     """Draw ``model`` as it runs on one input of ``input_size`` (``(C, H, W)``, or an int
     ``s`` for ``(3, s, s)``; any shape without the batch dimension, e.g. ``(197, 768)`` for a
     transformer block), in its current mode (call ``.eval()`` for inference).
@@ -139,6 +141,9 @@ def diagram(model: nn.Module, input_size: int | Sequence[int] = (3, 224, 224), d
     (the input's spatial size) as one box, e.g. VGG's five stages; a box that stands for an
     ``nn.Sequential`` is a stage already and is kept as it is (a ResNet's ``layer1``).
     ``rankdir``: ``"TB"`` (top to bottom) or ``"LR"`` (left to right).
+    ``labels``: ``{module path: heading}`` to name boxes in words ("1x1 reduce, 64") instead of by
+    their module path and kind ("branch2.0.0-1  conv 1x1 + ReLU"); a box takes the heading of the
+    first of its modules that has one, the others keep theirs. Every path must name a module.
     Raises ``ValueError`` for a bad ``input_size`` or ``depth``, ``TypeError`` if ``model`` is
     not an ``nn.Module``."""
     if not isinstance(model, nn.Module):
@@ -147,6 +152,10 @@ def diagram(model: nn.Module, input_size: int | Sequence[int] = (3, 224, 224), d
         raise ValueError(f"depth must be an integer >= 1; got {depth!r}")
     if rankdir not in ("TB", "LR"):
         raise ValueError(f"rankdir must be 'TB' or 'LR'; got {rankdir!r}")
+    labels = dict(labels or {})
+    unknown = sorted(set(labels) - {name for name, _ in model.named_modules()})
+    if unknown:
+        raise ValueError(f"labels name modules the model does not have: {unknown}")
     shape = _input_shape(input_size)
     cost = count(model, shape)
     nodes, edges = module_graph(model, shape, depth, cost)
@@ -156,14 +165,14 @@ def diagram(model: nn.Module, input_size: int | Sequence[int] = (3, 224, 224), d
         nodes, edges = merge_stages(nodes, edges)
     if title is None:
         title = type(model).__name__
-    return Diagram(title, tuple(nodes), tuple(edges), cost, rankdir)
+    return Diagram(title, tuple(nodes), tuple(edges), cost, rankdir, tuple(labels.items()))
 
 
 def side_by_side(*diagrams: Diagram, title: str | None = None) -> Diagram:
     """Several diagrams next to each other in one picture, each under its own title."""
     if not diagrams or not all(isinstance(d, Diagram) for d in diagrams):
         raise TypeError("side_by_side takes one or more Diagram objects")
-    return _Group(title or " | ".join(d.title for d in diagrams), (), (), None, "TB", tuple(diagrams))
+    return _Group(title or " | ".join(d.title for d in diagrams), (), (), None, "TB", parts=tuple(diagrams))
 
 
 @dataclass(frozen=True, repr=False)
@@ -218,14 +227,18 @@ def _names(names: Sequence[str]) -> str:
     return f"{names[0]} .. {names[-1]}"
 
 
-def _label(node: DiagramNode) -> str:
+def _label(node: DiagramNode, labels: Mapping[str, str] | None = None) -> str:
     esc = html.escape
     if node.role in ("input", "output"):
         return f"<<b>{node.role}</b> {esc(_shape(node.output_shape))}>"
     if node.role == "function":
         return f"<{esc(node.kind)}<br/><font point-size=\"8\">{esc(_shape(node.output_shape))}</font>>"
+    given = next((labels[n] for n in node.names if labels and n in labels), None)
     name = _names(node.names) or "model"
-    head = f"<b>{esc(name)}</b>" + ("" if name == node.kind else f"  {esc(node.kind)}")
+    if given is not None:
+        head = f"<b>{esc(given)}</b>"
+    else:
+        head = f"<b>{esc(name)}</b>" + ("" if name == node.kind else f"  {esc(node.kind)}")
     rows = [head,
             f"{esc(_shape(node.input_shape))} -&gt; {esc(_shape(node.output_shape))}"]
     if node.macs or node.params:
@@ -267,9 +280,11 @@ def _dot(parts: list[Diagram], rankdir: str, title: str | None = None) -> str:
         if not single:
             lines.append(f"  subgraph cluster_{i} {{")
             lines.append(f'    label="{_quote(_title(part))}"; style="rounded"; color="#bbbbbb";')
+        names = dict(part.labels)
         for node in part.nodes:
             tooltip = _quote(", ".join(n for n in node.names if n) or node.kind)
-            lines.append(f"{indent}{prefix}{node.id} [label={_label(node)}, {_style(node)}, tooltip=\"{tooltip}\"];")
+            lines.append(f"{indent}{prefix}{node.id} [label={_label(node, names)}, {_style(node)}, "
+                         f"tooltip=\"{tooltip}\"];")
         for a, b in part.edges:
             lines.append(f"{indent}{prefix}{a} -> {prefix}{b};")
         if not single:

@@ -2,8 +2,9 @@
 
 Given the fields of a network's feature maps in forward order (the last one is the unit we
 follow), ``ancestor_regions`` picks a unit of the last map (default: the one nearest the
-image centre) and, for every earlier map, its *central ancestor*: of the earlier units that
-feed it (``ReceptiveField.ancestors``), the one whose field is centred nearest it. Each
+image centre) and, for every earlier map, its *central ancestor*: of the earlier units in the
+bounding box of those that feed it (``ReceptiveField.ancestors``), the one whose field is
+centred nearest it (in a stack of odd kernels it is the one its centre tap reads). Each
 square is that unit's field ``[u j - P, u j - P + r - 1]`` (see ``fields``), so the squares
 nest inside the last one and share its centre (to within half a jump).
 
@@ -48,9 +49,10 @@ def field_offset(rf: ReceptiveField, unit: tuple[int, int] | None = None) -> tup
 
 
 def draw_field_squares(ax: Any, fields: Mapping[str, ReceptiveField], unit: tuple[int, int] | None = None, *,
-                       linewidth: float = 2, cmap: str = "viridis") -> dict[str, Region]:
+                       linewidth: float = 2, cmap: str = "viridis", jumps: bool = True) -> dict[str, Region]:
     """Draw ``ancestor_regions`` as squares on ``ax`` (pixel coordinates), coloured along
-    ``cmap`` from the first map to the last, one legend entry per map; returns the regions."""
+    ``cmap`` from the first map to the last, one legend entry per map (its field ``r`` and,
+    with ``jumps``, its jump ``j``); returns the regions."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
@@ -60,17 +62,17 @@ def draw_field_squares(ax: Any, fields: Mapping[str, ReceptiveField], unit: tupl
         rf = fields[label]
         ax.add_patch(Rectangle((left - 0.5, top - 0.5), right - left + 1, bottom - top + 1, fill=False,
                                edgecolor=colour, linewidth=linewidth,
-                               label=f"{label}: r = {rf.size}, j = {rf.stride}"))
+                               label=f"{label}: r = {rf.size}" + (f", j = {rf.stride}" if jumps else "")))
     return regions
 
 
 def plot_fields_on_image(image: Any, fields: Mapping[str, ReceptiveField], ax: Any = None, *,
-                         title: str = "", unit: tuple[int, int] | None = None) -> Any:
+                         title: str = "", unit: tuple[int, int] | None = None, jumps: bool = True) -> Any:
     """Draw over ``image`` (an ``(H, W[, 3])`` array the size of the networks' input) the field
     of one unit of the last map and of its central ancestor in every earlier map (see
     ``ancestor_regions``). Fields reaching past the image are drawn in full: the grey frame
     is the image, the rest is padding. A white cross marks the image centre, a dot the
-    followed unit's field centre."""
+    followed unit's field centre. ``jumps``: give each map's jump in the legend too."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
@@ -82,7 +84,7 @@ def plot_fields_on_image(image: Any, fields: Mapping[str, ReceptiveField], ax: A
             raise ValueError(f"field {label!r} was computed for a {rf.input_size} input, the image is {(h, w)}")
     ax.imshow(image, extent=(-0.5, w - 0.5, h - 0.5, -0.5))
     ax.add_patch(Rectangle((-0.5, -0.5), w, h, fill=False, edgecolor="0.5", linewidth=1))
-    regions = draw_field_squares(ax, fields, unit)
+    regions = draw_field_squares(ax, fields, unit, jumps=jumps)
     last = list(fields.values())[-1]
     centre = last.centre(*(centre_unit(last) if unit is None else unit))
     ax.plot([(w - 1) / 2], [(h - 1) / 2], marker="+", color="white", markersize=14, markeredgewidth=2)

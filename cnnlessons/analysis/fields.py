@@ -134,12 +134,18 @@ class ReceptiveField:
         return (top + bottom) / 2, (left + right) / 2
 
     def ancestors(self, earlier: "ReceptiveField", row: int, col: int) -> tuple[int, int, int, int]:
-        """The units ``(top, left, bottom, right)`` (inclusive, clipped to ``earlier``'s map) of an
-        earlier feature map of the same network that unit ``(row, col)`` of this map depends on.
-
-        In a stack, unit ``v`` of an earlier map feeds this unit exactly when its own field
-        ``[v j_e - P_e, v j_e - P_e + r_e - 1]`` lies inside this unit's field ``[t, b]``:
+        """The bounding box ``(top, left, bottom, right)`` (inclusive, clipped to ``earlier``'s map)
+        of the units of an earlier feature map of the same stack that unit ``(row, col)`` of this
+        map depends on: the units whose own field ``[v j_e - P_e, v j_e - P_e + r_e - 1]`` lies
+        inside this unit's field ``[t, b]``,
         ``ceil((t + P_e) / j_e) <= v <= floor((b + P_e - r_e + 1) / j_e)``.
+
+        Its first and last units are ancestors (the field's edges come from them), but not
+        necessarily every unit between them: a dilated layer, or a kernel narrower than its
+        stride, skips units. In lesson 01's small stack (dilation 3 after a jump of 4), pool3's
+        units 2 to 8 fit inside the centre unit's field, and only 2, 5 and 8 feed it. For the
+        exact set, trace impulses (``cnnlessons.analysis.erf.dependency_map``) through the stack
+        cut at the earlier layer.
         """
         if earlier.input_size != self.input_size:
             raise ValueError(f"the earlier field was computed for a {earlier.input_size} input, this one for "

@@ -9,11 +9,14 @@ Each lesson's exercises live in a module here (``cnnlessons.exercises.receptive`
     ex.stacked_field.check(answer)
 
 Instructors find worked solutions in ``solutions/`` at the repository root; the tests run
-every solution through its check.
+every solution through its check, and check that no lesson prints an exercise's answer before
+its exercises (``giveaways``: the answer's own spellings, plus the patterns an exercise declares).
 """
 from __future__ import annotations
 
+import functools
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -35,13 +38,19 @@ class Feedback:
 
 @dataclass(frozen=True)
 class Exercise:
-    """One question. ``is_correct(answer)`` decides; ``hint`` helps without revealing."""
+    """One question. ``is_correct(answer)`` decides; ``hint`` helps without revealing.
+
+    ``giveaways`` are regular expressions (case-insensitive) that would give the answer away if a
+    lesson printed them before its exercises: the context a small number needs to be recognised
+    ("jump" near "16"), where searching for the bare number would match everything. Larger numbers
+    are found without them (``giveaway_patterns``)."""
 
     name: str
     question: str
     is_correct: Callable[[Any], bool]
     hint: str
     praise: str = "Well done."
+    giveaways: tuple[str, ...] = ()
 
     def check(self, answer: Any) -> Feedback:
         if answer is ...:
@@ -66,6 +75,49 @@ def equals(expected: Any, rel_tol: float | None = None) -> Callable[[Any], bool]
         return answer == expected
 
     return check
+
+
+def lazily(compute: Callable[[], Any], rel_tol: float | None = None) -> Callable[[Any], bool]:
+    """Like ``equals(compute())``, but ``compute`` runs at the first check (once), not at import:
+    for an expected answer that takes a few seconds to compute (a short training run)."""
+    expected = functools.cache(compute)
+    return lambda answer: equals(expected(), rel_tol)(answer)
+
+
+# ------------------------------------------------------------------ answers given away
+
+def _number_pattern(value: int | float) -> str | None:
+    """A regex for the usual spellings of a number that is distinctive on its own: integers of
+    three or more digits (``1504``, ``1,504``, ``1 504``) and floats to three decimals (``1.237``).
+    ``None`` for small integers and short decimals (``16``, ``0.1``), which need context."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    if isinstance(value, int) or float(value).is_integer():
+        digits = str(abs(int(value)))
+        if len(digits) < 3:
+            return None
+        groups = [digits[max(0, i - 3):i] for i in range(len(digits), 0, -3)][::-1]
+        body = "[,\u202f\u2009 ]?".join(groups)
+        return rf"(?<![\d.,]){'-' if value < 0 else ''}{body}(?![\d]|[.,]\d)"
+    text = f"{value:.3f}".rstrip("0")
+    if len(text.replace("-", "").replace("0.", "").replace(".", "")) < 3:
+        return None
+    return rf"(?<![\d.]){re.escape(text)}(?!\d)"
+
+
+def giveaway_patterns(exercise: Exercise, answer: Any) -> tuple[str, ...]:
+    """The patterns that would give ``exercise``'s ``answer`` away in a lesson's text: the answer's
+    own spellings when it is distinctive (``_number_pattern``), and the exercise's ``giveaways``."""
+    own = _number_pattern(answer)
+    return ((own,) if own else ()) + tuple(exercise.giveaways)
+
+
+def find_giveaways(exercise: Exercise, answer: Any, text: str) -> list[str]:
+    """Every passage of ``text`` that matches one of ``giveaway_patterns(exercise, answer)``."""
+    found = []
+    for pattern in giveaway_patterns(exercise, answer):
+        found += [m.group(0) for m in re.finditer(pattern, text, flags=re.IGNORECASE)]
+    return found
 
 
 # ------------------------------------------------------------------ predict, then see

@@ -76,6 +76,29 @@ class Inception(nn.Module):
         return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], dim=1)
 
 
+def layer_names(module: nn.Module, prefix: str = "") -> dict[str, str]:
+    """Each layer of an Inception module (or of any model made of them) named as the paper's
+    Table 1 names it, for ``cnnlessons.diagram(..., labels=...)``: ``{module path: name}``, e.g.
+    ``"branch2.0.0": "1x1 reduce, 64"``, ``"branch2.1.0": "3x3, 192"``,
+    ``"branch4.0": "max pool 3x3/1, pad 1"``, ``"branch4.1.0": "1x1 pool proj, 64"``. Every
+    convolution is followed by a ReLU. A module counts as an Inception module when it has the
+    four branches ``branch1`` ... ``branch4`` (``Inception`` and modules written like it)."""
+    names: dict[str, str] = {}
+    for path, m in module.named_modules(prefix=prefix.rstrip(".")):
+        if not all(isinstance(getattr(m, f"branch{i}", None), nn.Module) for i in range(1, 5)):
+            continue
+        dot = f"{path}." if path else ""
+        for branch in ("branch1", "branch2", "branch3", "branch4"):
+            for name, layer in getattr(m, branch).named_modules(prefix=f"{dot}{branch}"):
+                if isinstance(layer, nn.Conv2d):
+                    k = layer.kernel_size[0]
+                    role = ("pool proj" if branch == "branch4" else "reduce") if k == 1 and branch != "branch1" else ""
+                    names[name] = f"{k}x{k}{' ' + role if role else ''}, {layer.out_channels}"
+                elif isinstance(layer, nn.MaxPool2d):
+                    names[name] = f"max pool {layer.kernel_size}x{layer.kernel_size}/{layer.stride}, pad {layer.padding}"
+    return names
+
+
 def inception_module(in_channels: int, c1x1: int, c3x3: int, c5x5: int, bottleneck: int | None = None) -> Inception:
     """The module of the CS231n GoogLeNet slides: 1x1, 3x3 and 5x5 convolutions of ``c1x1``,
     ``c3x3``, ``c5x5`` filters and a 3x3 max pool, in parallel. With ``bottleneck=b``, 1x1
