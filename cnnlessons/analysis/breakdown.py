@@ -20,7 +20,8 @@ import torch
 from torch import nn
 
 from ..io import Table
-from .cost import Cost, count
+from ..train import _model_device
+from .cost import Cost, count, count_parameters
 
 __all__ = ["Stage", "layer_table", "parameters_by", "stage_shapes", "stage_table"]
 
@@ -37,7 +38,7 @@ def parameters_by(model: nn.Module, parts: Mapping[str, str]) -> dict[str, int]:
     for label, prefix in parts.items():
         if prefix not in modules:
             raise KeyError(f"{label!r}: the model has no module {prefix!r}")
-        out[label] = sum(p.numel() for name, p in model.named_parameters() if _under(name, prefix))
+        out[label] = count_parameters(modules[prefix])
     return out
 
 
@@ -65,15 +66,14 @@ def stage_shapes(model: nn.Module, input_size: Sequence[int]) -> list[Stage]:
                 seen[name] = tuple(out.shape[1:])
         hooks.append(child.register_forward_hook(hook))
     try:
-        device = next((p.device for p in model.parameters()), torch.device("cpu"))
         with torch.no_grad():
-            model(torch.zeros(1, *input_size, device=device))
+            model(torch.zeros(1, *input_size, device=_model_device(model)))
     finally:
         for h in hooks:
             h.remove()
     children = dict(model.named_children())
     return [Stage(name, type(children[name]).__name__, shape,
-                  sum(p.numel() for p in children[name].parameters()),
+                  count_parameters(children[name]),
                   sum(layer.macs for layer in cost.layers if _under(layer.name, name)))
             for name, shape in seen.items()]
 

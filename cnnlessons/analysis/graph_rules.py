@@ -327,7 +327,7 @@ class Propagator:
     @staticmethod
     def moved_axes(node: fx.Node, f: Field, rank: int) -> Pair | None:
         """Where a permute or transpose puts the rows and columns axes (negative indices)."""
-        args = list(node.args[1:]) if node.op == "call_method" else list(node.args[1:])
+        args = list(node.args[1:])  # after the tensor: x.permute(*dims), torch.transpose(x, a, b)
         dims = node.kwargs.get("dims", args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args)
         dims = [d % rank for d in dims if isinstance(d, int)]
         old = [a % rank for a in f.axes]

@@ -117,13 +117,35 @@ def _wanted(target: fx.Node) -> set[fx.Node]:
     return seen
 
 
+def _output_node(gm: fx.GraphModule) -> fx.Node:
+    """The node ``gm`` returns; a model returning several values has no single map to measure."""
+    target = next(n for n in gm.graph.nodes if n.op == "output").args[0]
+    if not isinstance(target, fx.Node):
+        raise ReceptiveFieldError(f"the model returns {type(target).__name__}, not one feature map; "
+                                  "pass at=<module name> to choose one")
+    return target
+
+
+def _propagate(gm: fx.GraphModule, size: tuple[int, int, int], ignore_global_context: bool,
+               target: fx.Node | None = None, last_map: bool = False) -> tuple[Propagator, fx.Node]:
+    """Record the shape of every node of ``gm`` (a graph on the meta device) for one ``size``
+    image, then propagate fields up to ``target`` (the output when None); with ``last_map``,
+    return the last feature map before it instead of ``target``."""
+    c, h, w = size
+    _Shapes(gm, size).propagate(torch.zeros(1, c, h, w, device="meta"))
+    prop = Propagator(gm, (h, w), ignore_global_context)
+    target = _output_node(gm) if target is None else target
+    prop.run(_wanted(target))
+    return prop, (_last_feature_map(prop, target) if last_map else target)
+
+
 def _trace(model: nn.Module, input_size: tuple[int, int, int], at: str | None,
            ignore_global_context: bool) -> tuple[fx.GraphModule, Propagator, fx.Node]:
     """Trace ``model`` (a meta copy), record every node's shape, and propagate fields up to the
     node ``at`` names (the output for ``None`` and ``LAST_FEATURE_MAP``)."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module; got {type(model).__name__}")
-    c, h, w = check_input_size(input_size)
+    size = check_input_size(input_size)
     names = {name for name, _ in model.named_modules() if name}
     if at is not None and at != LAST_FEATURE_MAP and at not in names:
         some = sorted(names, key=len)[:12]
@@ -132,20 +154,12 @@ def _trace(model: nn.Module, input_size: tuple[int, int, int], at: str | None,
     tracer = _Tracer(at if at != LAST_FEATURE_MAP else None)
     shadow = _on_meta(model).eval()
     gm = fx.GraphModule(shadow, tracer.trace(shadow))
-    _Shapes(gm, (c, h, w)).propagate(torch.zeros(1, c, h, w, device="meta"))
-    prop = Propagator(gm, (h, w), ignore_global_context)
-    if at is None or at == LAST_FEATURE_MAP:
-        target = next(n for n in gm.graph.nodes if n.op == "output").args[0]
-        if not isinstance(target, fx.Node):
-            raise ReceptiveFieldError(f"the model returns {type(target).__name__}, not one feature map; "
-                                      "pass at=<module name> to choose one")
-    else:
+    target = None
+    if at is not None and at != LAST_FEATURE_MAP:
         if tracer.at_node is None:
             raise ReceptiveFieldError(f"at={at!r}: that module is never called in forward()")
         target = tracer.at_node
-    prop.run(_wanted(target))
-    if at == LAST_FEATURE_MAP:
-        target = _last_feature_map(prop, target)
+    prop, target = _propagate(gm, size, ignore_global_context, target, last_map=at == LAST_FEATURE_MAP)
     return gm, prop, target
 
 
@@ -202,16 +216,11 @@ def feature_extractor(model: nn.Module, input_size: Sequence[int] = (3, 224, 224
     (``torchvision.models.feature_extraction.create_feature_extractor`` does the same given
     a node name, but its tracer keeps ``torchvision.ops`` blocks such as
     ``Conv2dNormActivation`` opaque, so we cut our own trace.)"""
-    c, h, w = check_input_size(input_size)
-    tracer = _Tracer(None)
-    graph = tracer.trace(model)
+    size = check_input_size(input_size)
+    graph = _Tracer(None).trace(model)
     gm = fx.GraphModule(model, graph)
-    shadow = fx.GraphModule(_on_meta(model), copy.deepcopy(graph))
-    _Shapes(shadow, (c, h, w)).propagate(torch.zeros(1, c, h, w, device="meta"))
-    prop = Propagator(shadow, (h, w), True)
-    out = next(n for n in shadow.graph.nodes if n.op == "output")
-    prop.run(_wanted(out.args[0]))
-    last = _last_feature_map(prop, out.args[0]).name
+    shadow = fx.GraphModule(_on_meta(model), copy.deepcopy(graph))  # the same graph, for shapes and fields
+    last = _propagate(shadow, size, True, last_map=True)[1].name
     node = next(n for n in gm.graph.nodes if n.name == last)
     old = next(n for n in gm.graph.nodes if n.op == "output")
     gm.graph.erase_node(old)

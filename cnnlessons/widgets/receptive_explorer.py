@@ -13,7 +13,8 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from ..analysis import LayerSpec, ReceptiveField, build_stack, centre_unit, dependency_maps, receptive_field
+from ..analysis import (LayerSpec, ReceptiveField, build_stack, centre_unit, count_parameters, dependency_maps,
+                        receptive_field)
 
 MAX_DRAWN_INPUT = 72  # larger inputs are drawn as the field's outline only (impulses cost H*W passes)
 KINDS = ("conv", "maxpool", "avgpool")
@@ -94,7 +95,7 @@ class ReceptiveExplorer:
         rf = receptive_field(model, (self.channels, n, n))
         return ExplorerSummary(
             size=rf.size_hw[0], jump=rf.stride_hw[0],
-            parameters=sum(p.numel() for p in model.parameters()),
+            parameters=count_parameters(model),
             layers=len(self.layers), nonlinearities=sum(isinstance(m, nn.ReLU) for m in model.modules()),
             field=rf)
 
