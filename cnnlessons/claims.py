@@ -130,7 +130,8 @@ def _convergences(value: Any) -> list[Any]:
 
 
 converged = Predicate(
-    "converged: training error flat over the last 20% of steps (|change| <= max(0.01, 10%))",
+    "converged: finished its schedule, training error flat over the last fifth (|change| <= 0.02), "
+    "losses finite, not at chance",
     lambda v: len(_convergences(v)) > 0 and all(c.converged for c in _convergences(v)))
 """The value is a trained run (its ``History`` or ``Convergence``) or a list/dict of them; each must
 have converged by the rule of ``cnnlessons.train.Convergence``."""
@@ -179,12 +180,18 @@ class Claims:
         """``check`` a comparison between trained runs, which only counts between converged runs.
 
         ``runs`` maps a name to each run's ``History`` (or ``Convergence``). If any of them had not
-        converged, the claim is recorded as FAILED and names those runs, whatever the numbers say:
+        converged (``cnnlessons.train.Convergence``: finished, plateaued, finite, not at chance), the
+        claim is recorded as FAILED and names those runs with the reason, whatever the numbers say:
         a comparison of unfinished runs is about the speed of training, so word it as such and use
         ``check`` instead."""
         if not runs:
             raise ValueError("check_trained needs the runs the claim compares (runs={name: history})")
-        unfinished = [name for name, run in runs.items() if not getattr(run, "convergence", run).converged]
+        unfinished = []
+        for name, run in runs.items():
+            c = getattr(run, "convergence", run)
+            if not c.converged:
+                why = getattr(c, "reason", "")
+                unfinished.append(f"{name} ({why})" if why else name)
         self.check(claim, value, expected)
         if unfinished:
             last = self.items[-1]

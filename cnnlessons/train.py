@@ -10,10 +10,14 @@ bar, periodic evaluation, a learning-rate schedule (``ReduceLROnPlateau`` is ste
 evaluation error) and a ``History`` of loss, error and learning rate ready to plot. On CUDA it
 uses bf16 autocast and channels_last memory (faster tensor-core kernels); on the CPU it stays
 in plain float32 and, after ``seed_everything``, is bit-for-bit repeatable.
+
+Whether a run ended where training ends is ``History.convergence`` (``Convergence``: *finished*,
+*plateaued*, *converged*, and why not); ``budget_check`` tests a conclusion against twice the steps.
 """
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
@@ -61,39 +65,110 @@ class Batches:
             yield self.x[idx], self.y[idx]
 
 
+# The rule that decides whether a run has converged, in one place (see ``Convergence``).
+MIN_STEPS = 100            # a shorter run cannot show a plateau: each window would hold under 10 steps
+PLATEAU_TOLERANCE = 0.02   # the most the training error may move over the last fifth of a run (absolute)
+CHANCE_FRACTION = 0.9      # a final training error at or above 90% of chance's is "at chance"
+
+
 @dataclass(frozen=True)
 class Convergence:
-    """Whether a run's training error had stopped moving when training ended.
+    """Whether a run ended where training ends, in three words that each mean one thing.
 
-    With ``e(a, b)`` the mean per-step training error over the steps between fractions ``a``
-    and ``b`` of the run, the numbers are ``final = e(0.95, 1.0)`` and
-    ``change = e(0.80, 0.85) - final``; the run has **converged** when
-    ``|change| <= tolerance = max(0.01, 0.1 * final)``: over the last fifth of training the
-    error moved by at most one point, or by at most a tenth of itself.
+    With ``e(a, b)`` the mean per-step training error (each step's batch, in train mode) over the
+    steps between fractions ``a`` and ``b`` of the run:
 
-    This is the plateau of *training* error, so it says where optimisation ended, not whether
-    the net generalises. A run can converge to a high error (that is what degradation is).
+    - **finished**: the run took every step of the schedule it was given (``steps == planned_steps``;
+      ``fit`` stops early only when the loss stops being a finite number).
+    - **plateaued**: the training error stopped moving over the end of the run. The run has at least
+      ``MIN_STEPS`` steps, and ``change = e(0.9, 1.0) - e(0.7, 0.8)``, how the error moved over the
+      last fifth (negative: it fell), is at most ``PLATEAU_TOLERANCE`` (0.02) in size: an absolute tolerance, the same
+      for a run ending at 0.7 as for one ending at 0.01.
+    - **converged**: finished, plateaued, every loss finite, and not **at chance** (a final error of
+      at least ``CHANCE_FRACTION`` of chance's, ``1 - 1/classes``: a net that learnt nothing is
+      flat too).
+
+    A run that is not converged says why (``reason``): diverged (a loss that is NaN or infinite),
+    stuck at chance, too short to judge, stopped before the end of its schedule, or still moving.
+
+    This is the plateau of *training* error: it says where optimisation ended, not whether the net
+    generalises, and a run can converge to a high error (that is what degradation is). Under a
+    learning rate decayed to almost nothing every curve flattens, so where a conclusion rests on
+    "converged", check it with ``budget_check``: the same run with twice the steps.
     """
 
-    converged: bool
-    final_train_error: float
-    earlier_train_error: float
-    change: float
-    tolerance: float
     steps: int
+    planned_steps: int
+    final_train_error: float          # e(0.9, 1.0)
+    earlier_train_error: float        # e(0.7, 0.8)
+    finite: bool                      # every recorded loss is a finite number
+    chance_error: float | None = None  # 1 - 1/classes, when the number of classes is known
+    tolerance: float = PLATEAU_TOLERANCE
+
+    @property
+    def change(self) -> float:
+        """``final_train_error - earlier_train_error``: how the error moved over the last fifth
+        (negative while it still falls)."""
+        return self.final_train_error - self.earlier_train_error
+
+    @property
+    def finished(self) -> bool:
+        return self.steps >= self.planned_steps
+
+    @property
+    def long_enough(self) -> bool:
+        return self.steps >= MIN_STEPS
+
+    @property
+    def plateaued(self) -> bool:
+        return self.long_enough and abs(self.change) <= self.tolerance
+
+    @property
+    def at_chance(self) -> bool:
+        return self.chance_error is not None and self.final_train_error >= CHANCE_FRACTION * self.chance_error
+
+    @property
+    def diverged(self) -> bool:
+        return not self.finite
+
+    @property
+    def converged(self) -> bool:
+        return self.finished and self.plateaued and self.finite and not self.at_chance
+
+    @property
+    def reason(self) -> str:
+        """Why the run has not converged, in words ("" when it has)."""
+        why = []
+        if not self.finite:
+            why.append(f"diverged: the loss stopped being a finite number (stopped at step {self.steps:,})")
+        elif not self.finished:
+            why.append(f"stopped at step {self.steps:,} of {self.planned_steps:,}")
+        if self.at_chance:
+            why.append(f"stuck at chance: final training error {self.final_train_error:.3f} "
+                       f"(chance {self.chance_error:.3f})")
+        if not self.long_enough:
+            why.append(f"too short to judge: {self.steps:,} steps (at least {MIN_STEPS})")
+        elif self.finite and abs(self.change) > self.tolerance:
+            why.append(f"still moving: training error {self.earlier_train_error:.3f} -> "
+                       f"{self.final_train_error:.3f} over the last fifth (tolerance {self.tolerance:g})")
+        return "; ".join(why)
 
     def summary(self) -> str:
         """The numbers in a few words: ``final 0.041, change -0.003``."""
         return f"final {self.final_train_error:.3f}, change {self.change:+.3f}"
 
     def __str__(self) -> str:
-        verdict = "converged" if self.converged else "NOT converged"
-        return (f"{verdict}: training error {self.earlier_train_error:.3f} at 80-85% of {self.steps} steps, "
-                f"{self.final_train_error:.3f} at 95-100% (change {self.change:+.3f}, tolerance {self.tolerance:.3f})")
+        numbers = (f"training error {self.final_train_error:.3f} over the last tenth of {self.steps:,} steps, "
+                   f"{self.earlier_train_error:.3f} a fifth earlier")
+        return f"converged: {numbers}" if self.converged else f"NOT converged ({self.reason}): {numbers}"
 
 
-def convergence(errors: list[float]) -> Convergence:
-    """The ``Convergence`` of a run from its per-step training errors (see ``Convergence``)."""
+def convergence(errors: list[float], *, planned_steps: int | None = None, losses: list[float] | None = None,
+                classes: int | None = None) -> Convergence:
+    """The ``Convergence`` of a run from its per-step training errors (see ``Convergence``).
+
+    ``planned_steps`` is the schedule's length (default: the run took all of it), ``losses`` the
+    per-step losses (checked for NaN and infinity), ``classes`` the number of classes (for chance)."""
     n = len(errors)
     if n == 0:
         raise ValueError("convergence() needs at least one training step")
@@ -103,11 +178,52 @@ def convergence(errors: list[float]) -> Convergence:
         hi = max(lo + 1, int(round(b * n)))
         part = errors[lo:hi]
         return sum(part) / len(part)
-    final = window(0.95, 1.0)
-    earlier = window(0.80, 0.85)
-    tolerance = max(0.01, 0.1 * final)
-    change = earlier - final
-    return Convergence(abs(change) <= tolerance, final, earlier, change, tolerance, n)
+    finite = all(math.isfinite(v) for v in (losses or [])) and all(math.isfinite(e) for e in errors)
+    chance = None if classes is None else 1 - 1 / classes
+    return Convergence(n, planned_steps if planned_steps is not None else n, window(0.9, 1.0), window(0.7, 0.8),
+                       finite, chance)
+
+
+@dataclass(frozen=True)
+class BudgetCheck:
+    """The same run trained for ``steps`` and for ``longer_steps`` (twice as many, by default).
+
+    ``converged`` says a curve went flat; it cannot say the flat part is the end (a decayed learning
+    rate flattens every curve). The budget check makes it empirical: the conclusion stands if
+    doubling the budget moves the final training error by less than the difference the conclusion
+    is about (``holds``)."""
+
+    steps: int
+    longer_steps: int
+    final_train_error: float
+    longer_final_train_error: float
+
+    @property
+    def moved(self) -> float:
+        """How much the longer run changed the final training error (negative: it fell)."""
+        return self.longer_final_train_error - self.final_train_error
+
+    def holds(self, difference: float) -> bool:
+        """Whether the longer budget moved the final training error by less than ``|difference|``."""
+        return abs(self.moved) < abs(difference)
+
+    def __str__(self) -> str:
+        return (f"final training error {self.final_train_error:.3f} after {self.steps:,} steps, "
+                f"{self.longer_final_train_error:.3f} after {self.longer_steps:,} ({self.moved:+.3f})")
+
+    @classmethod
+    def of(cls, run: "History", longer: "History") -> "BudgetCheck":
+        """From the histories of the run and its longer twin."""
+        return cls(len(run.error), len(longer.error), run.final_train_error, longer.final_train_error)
+
+
+def budget_check(train: Callable[[int], "History"], steps: int, factor: int = 2) -> BudgetCheck:
+    """Train the same run twice, for ``steps`` and for ``factor * steps`` steps (``train(n)`` builds
+    the model and its schedule for ``n`` steps from the same seed and returns ``fit``'s history),
+    and compare where they end (``BudgetCheck``)."""
+    if factor < 2 or int(factor) != factor:
+        raise ValueError(f"factor must be a whole number >= 2; got {factor}")
+    return BudgetCheck.of(train(steps), train(int(factor) * steps))
 
 
 @dataclass
@@ -116,19 +232,22 @@ class History:
 
     step: list[int] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)          # training loss of each step's batch
-    error: list[float] = field(default_factory=list)         # training error of each step's batch
+    error: list[float] = field(default_factory=list)         # training error of each step's batch (train mode)
     lr: list[float] = field(default_factory=list)
     eval_step: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)    # mean over the steps since the last evaluation
-    train_error: list[float] = field(default_factory=list)
+    window_loss: list[float] = field(default_factory=list)   # mean over the steps since the last evaluation
+    window_error: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_error: list[float] = field(default_factory=list)
+    planned_steps: int = 0   # the schedule ``fit`` was given; fewer steps were taken if the loss stopped being finite
+    classes: int | None = None  # the width of the model's output (for the chance level)
     seconds: float = 0.0
 
     @property
     def convergence(self) -> Convergence:
-        """Whether training error had flattened out by the end, with the numbers (``Convergence``)."""
-        return convergence(self.error)
+        """Whether the run finished, plateaued, stayed finite and beat chance (``Convergence``)."""
+        return convergence(self.error, planned_steps=self.planned_steps or len(self.error), losses=self.loss,
+                           classes=self.classes)
 
     @property
     def converged(self) -> bool:
@@ -136,12 +255,12 @@ class History:
 
     @property
     def final_train_error(self) -> float:
-        """Mean training error of the steps in the last 5% of the run."""
+        """Mean training error (train mode, per step) over the last 10% of the run."""
         return self.convergence.final_train_error
 
     @property
     def train_error_change(self) -> float:
-        """Mean training error over 80-85% of the run minus ``final_train_error``."""
+        """How the training error moved over the last fifth of the run (``Convergence.change``; negative: it fell)."""
         return self.convergence.change
 
     def smoothed(self, key: str = "error", window: int = 20) -> list[float]:
@@ -206,15 +325,20 @@ def fit(model: nn.Module, train: Iterable[Batch], optimizer: torch.optim.Optimiz
         eval_every: int | None = None, device: torch.device | str | None = None,
         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
         desc: str = "training", show_progress: bool = True,
-        mixed_precision: bool | None = None) -> History:
+        mixed_precision: bool | None = None, schedule_steps: int | None = None) -> History:
     """Train ``model`` on ``train`` for ``steps`` optimizer steps (or ``epochs`` passes).
 
     Every ``eval_every`` steps (default: once per pass over ``train``) it records the mean
-    training loss/error since the last evaluation and, if ``val`` is given, the validation
+    training loss/error since the last evaluation (``window_loss``, ``window_error``) and, if ``val`` is given, the validation
     loss/error, then steps the ``scheduler``: ``ReduceLROnPlateau`` with the validation error
     (training error without ``val``), any other scheduler without an argument. Returns the
     ``History``. The model is left in train mode on ``device`` (default: where the model's
     parameters already are, so a model moved to CUDA trains there).
+
+    ``schedule_steps`` is the length of the schedule that these ``steps`` begin (default: ``steps``);
+    a run shorter than its schedule has not *finished* (``Convergence``), however flat its curve.
+    If a loss stops being a finite number (NaN or infinity), training stops at that evaluation:
+    the run has diverged, and ``history.convergence`` says so.
 
     ``mixed_precision=False`` keeps float32 on CUDA too (``None``: bf16 + channels_last on
     CUDA, float32 elsewhere).
@@ -228,6 +352,10 @@ def fit(model: nn.Module, train: Iterable[Batch], optimizer: torch.optim.Optimiz
         steps = epochs * per_epoch
     if steps is None or steps < 1:
         raise ValueError(f"steps must be >= 1; got {steps}")
+    if schedule_steps is None:
+        schedule_steps = steps
+    elif schedule_steps < steps:
+        raise ValueError(f"schedule_steps ({schedule_steps}) must be at least steps ({steps})")
     if eval_every is not None and (isinstance(eval_every, bool) or not isinstance(eval_every, int) or eval_every < 1):
         raise ValueError(f"eval_every must be a positive number of steps or None (once per pass); got {eval_every!r}")
     eval_every = eval_every or per_epoch or steps
@@ -236,7 +364,7 @@ def fit(model: nn.Module, train: Iterable[Batch], optimizer: torch.optim.Optimiz
     if _fast_cuda(device, mixed_precision):
         model.to(memory_format=torch.channels_last)
 
-    history = History()
+    history = History(planned_steps=schedule_steps)
     pending: list[tuple[torch.Tensor, torch.Tensor, int]] = []  # (loss, wrong, batch size) per step, on the device
     batches = _forever(train)
     start = time.perf_counter()
@@ -254,11 +382,15 @@ def fit(model: nn.Module, train: Iterable[Batch], optimizer: torch.optim.Optimiz
         # so a read per step would stall the GPU each step. The values wait on the device and
         # are read back together at the next evaluation.
         pending.append((loss.detach(), (logits.argmax(1) != y).sum(), len(y)))
+        if history.classes is None and logits.dim() == 2:
+            history.classes = logits.shape[1]
         history.step.append(step)
         history.lr.append(optimizer.param_groups[0]["lr"])
 
         if step % eval_every == 0 or step == steps:
             _record_window(history, pending, step)
+            if not math.isfinite(history.window_loss[-1]):
+                break  # diverged: nothing more to learn from this run
             if val is not None:
                 val_loss, val_error = evaluate(model, val, device, loss_fn, mixed_precision)
                 history.val_loss.append(val_loss)
@@ -283,15 +415,15 @@ def _record_window(history: History, pending: list[tuple[torch.Tensor, torch.Ten
     history.loss.extend(losses)
     history.error.extend(w / n for w, n in zip(wrongs, sizes))
     history.eval_step.append(step)
-    history.train_loss.append(sum(loss * n for loss, n in zip(losses, sizes)) / sum(sizes))
-    history.train_error.append(sum(wrongs) / sum(sizes))
+    history.window_loss.append(sum(loss * n for loss, n in zip(losses, sizes)) / sum(sizes))
+    history.window_error.append(sum(wrongs) / sum(sizes))
 
 
 def _step_scheduler(scheduler: object | None, history: History) -> None:
     if scheduler is None:
         return
     if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-        scheduler.step(history.val_error[-1] if history.val_error else history.train_error[-1])
+        scheduler.step(history.val_error[-1] if history.val_error else history.window_error[-1])
     else:
         scheduler.step()  # type: ignore[attr-defined]
 

@@ -121,8 +121,8 @@ def test_degradation_experiment_runs_and_records():
                                     widths=(4, 8, 8), classes=4, show_progress=False)
     assert [r.name for r in result.runs] == ["plain-8", "residual-8"]
     run = result.runs[0]
-    assert run.history.eval_step == [2, 4] and 0 <= run.train_error <= 1 and 0 <= run.test_error <= 1
-    assert result.per_seed("plain", 8) == [run.train_error]
+    assert run.history.eval_step == [2, 4] and 0 <= run.eval_train_error <= 1 and 0 <= run.test_error <= 1
+    assert result.per_seed("plain", 8) == [run.eval_train_error]
     assert run.final_train_error == run.history.final_train_error and run.converged == run.history.converged
     summary = result.summary()
     assert summary["plain-8 converged"] == [int(run.converged)]

@@ -115,20 +115,96 @@ def test_evaluate_on_no_data_is_a_clear_error():
 
 
 def test_convergence_rule_on_known_curves():
-    from cnnlessons.train import convergence
+    from cnnlessons.train import MIN_STEPS, PLATEAU_TOLERANCE, convergence
 
-    falling = [1 - i / 100 for i in range(100)]          # still falling by 0.05 over the last fifth
-    dropped = [0.5] * 82 + [0.3] * 18                    # dropped inside the last fifth: not flat
-    settled = [1.0] * 50 + [0.2] * 50                    # flat for the whole last half
+    falling = [1 - i / 200 for i in range(200)]          # falls 0.2 over the last fifth
+    dropped = [0.5] * 185 + [0.3] * 15                   # dropped inside the last tenth: not flat
+    settled = [1.0] * 100 + [0.2] * 100                  # flat for the whole last half
     c = convergence(falling)
-    assert not c.converged and c.change == pytest.approx(0.18 - 0.03)   # steps 80-84 vs 95-99
+    assert c.finished and not c.plateaued and not c.converged
+    assert c.change == pytest.approx(-0.2) and "still moving" in c.reason
     assert not convergence(dropped).converged
     s = convergence(settled)
-    assert s.converged and s.final_train_error == pytest.approx(0.2) and s.change == pytest.approx(0.0)
-    assert s.tolerance == pytest.approx(0.02)                # 10% of 0.2 is more than 0.01
-    assert convergence([0.0] * 5).converged                  # a handful of steps still has both windows
+    assert s.converged and s.reason == "" and s.final_train_error == pytest.approx(0.2)
+    assert s.change == pytest.approx(0.0) and s.tolerance == PLATEAU_TOLERANCE
+    # The tolerance does not grow with the error: a slow learner at 0.75 moving by 0.04 is not flat
+    # (the old rule, max(0.01, 10% of the error), called it converged).
+    slow = [0.80] * 140 + [0.78] * 20 + [0.77] * 20 + [0.75] * 20
+    assert abs(convergence(slow).change) > PLATEAU_TOLERANCE and not convergence(slow).converged
+    # Too short to judge, however flat: both windows would be a step or two.
+    short = convergence([0.0] * 5)
+    assert not short.converged and not short.plateaued and "too short" in short.reason
+    assert convergence([0.0] * MIN_STEPS).converged
     with pytest.raises(ValueError, match="at least one"):
         convergence([])
+
+
+def test_convergence_knows_diverged_at_chance_and_stopped_runs():
+    from cnnlessons.train import convergence
+
+    flat = [0.3] * 200
+    assert not convergence(flat, losses=[1.0] * 199 + [float("nan")]).converged
+    assert "diverged" in convergence(flat, losses=[float("inf")] * 200).reason
+    at_chance = convergence([0.9] * 200, classes=10)               # chance is 0.9: flat, but learnt nothing
+    assert at_chance.plateaued and at_chance.at_chance and not at_chance.converged
+    assert "stuck at chance" in at_chance.reason
+    assert convergence([0.5] * 200, classes=10).converged            # well below chance
+    stopped = convergence(flat, planned_steps=400)
+    assert not stopped.finished and not stopped.converged and "stopped at step 200 of 400" in stopped.reason
+
+
+def _fit_task(lr: float, steps: int, *, poison: bool = False):
+    """A linearly separable 2-class task (the net can fit it) with ``fit``'s real loop."""
+    from cnnlessons.train import Batches, fit
+
+    torch.manual_seed(0)
+    x = torch.randn(512, 2)
+    y = (x[:, 0] - 0.5 * x[:, 1] > 0).long()
+    if poison:
+        x[7, 0] = float("nan")  # one bad input: its batch's loss is NaN, and so is every weight after it
+    seed_everything(0)
+    model = nn.Linear(2, 2)
+    with torch.no_grad():  # start from a net that gets everything wrong: chance needs learning to leave
+        model.weight.copy_(torch.tensor([[1.0, -0.5], [-1.0, 0.5]]))
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    return fit(model, Batches(x, y, 64, seed=0), opt, steps=steps, eval_every=10, show_progress=False)
+
+
+def test_fit_says_why_a_run_has_not_converged():
+    nan = _fit_task(0.1, 400, poison=True)
+    c = nan.convergence
+    assert not c.converged and c.diverged and not c.finished and "diverged" in c.reason
+    assert len(nan.error) < 400 and nan.planned_steps == 400     # it stopped: nothing more to learn
+
+    frozen = _fit_task(0.0, 400)                                   # lr 0: flat, everything wrong
+    c = frozen.convergence
+    assert frozen.classes == 2 and c.plateaued and c.at_chance and not c.converged
+    assert "stuck at chance" in c.reason
+
+    short = _fit_task(0.1, 5).convergence
+    assert not short.converged and "too short" in short.reason
+
+    learnt = _fit_task(0.5, 400)
+    assert learnt.converged, learnt.convergence
+    assert learnt.final_train_error < 0.05 and str(learnt.convergence).startswith("converged")
+
+
+def test_budget_check_compares_the_same_run_at_twice_the_steps():
+    from cnnlessons.train import BudgetCheck, budget_check
+
+    calls = []
+
+    def train(steps):
+        calls.append(steps)
+        return _fit_task(0.5, steps)
+    check = budget_check(train, 200)
+    assert calls == [200, 400] and check.steps == 200 and check.longer_steps == 400
+    assert check.moved == pytest.approx(check.longer_final_train_error - check.final_train_error)
+    assert check.holds(abs(check.moved) + 0.01) and not check.holds(abs(check.moved) / 2)
+    assert BudgetCheck(100, 200, 0.30, 0.10).moved == pytest.approx(-0.2)
+    assert not BudgetCheck(100, 200, 0.30, 0.10).holds(0.05)   # a 0.05 gap means nothing if errors move 0.2
+    with pytest.raises(ValueError, match="factor"):
+        budget_check(train, 10, factor=1)
 
 
 def test_a_run_stopped_early_has_not_converged_and_a_finished_one_has():
@@ -144,10 +220,15 @@ def test_a_run_stopped_early_has_not_converged_and_a_finished_one_has():
         model = nn.Linear(2, 2)
         opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
         histories[steps] = fit(model, Batches(x, y, 64, seed=0), opt, steps=steps, eval_every=10,
-                               scheduler=CIFAR.scheduler(opt, steps=400, eval_every=10), show_progress=False)
+                               scheduler=CIFAR.scheduler(opt, steps=400, eval_every=10), schedule_steps=400,
+                               show_progress=False)
     early, finished = histories[40], histories[400]
     assert early.error == finished.error[:40]
-    assert not early.converged and early.train_error_change > early.convergence.tolerance, early.convergence
+    assert not early.converged and not early.convergence.finished, early.convergence
+    assert "stopped at step 40 of 400" in early.convergence.reason
     assert finished.converged, finished.convergence
     assert finished.final_train_error < 0.05 and abs(finished.train_error_change) <= 0.01
+    with pytest.raises(ValueError, match="schedule_steps"):
+        fit(nn.Linear(2, 2), Batches(x, y, 64), torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1), steps=50,
+            schedule_steps=40, show_progress=False)
     assert "NOT converged" in str(early.convergence) and str(finished.convergence).startswith("converged")

@@ -11,6 +11,7 @@ task, with ``cnnlessons.train.fit``, and records their curves and whether each r
 from __future__ import annotations
 
 import copy
+import math
 import statistics
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -59,8 +60,8 @@ class Run:
     depth: int
     seed: int
     history: History
-    train_error: float   # eval mode, on (a fixed subset of) the training images
-    test_error: float    # eval mode, on held-out images
+    eval_train_error: float   # eval mode (BN's running statistics), on a fixed subset of the training images
+    test_error: float         # eval mode, on held-out images
     model: nn.Module = field(repr=False)
 
     @property
@@ -69,12 +70,12 @@ class Run:
 
     @property
     def final_train_error(self) -> float:
-        """Mean training error (train mode, as the batches went by) over the last 5% of steps."""
+        """Mean training error (train mode, as the batches went by) over the last 10% of steps."""
         return self.history.final_train_error
 
     @property
     def converged(self) -> bool:
-        """Training error flat over the last fifth of the run (``cnnlessons.train.Convergence``)."""
+        """Finished its schedule, plateaued, finite, not at chance (``cnnlessons.train.Convergence``)."""
         return self.history.converged
 
 
@@ -89,14 +90,14 @@ class DegradationResult:
         """The (family, depth) pairs that were trained, plain before residual, shallow first."""
         return sorted({(r.family, r.depth) for r in self.runs})
 
-    def mean(self, family: str, depth: int, key: str = "train_error") -> float:
+    def mean(self, family: str, depth: int, key: str = "eval_train_error") -> float:
         return statistics.fmean(getattr(r, key) for r in self.get(family, depth))
 
-    def per_seed(self, family: str, depth: int, key: str = "train_error") -> list[float]:
+    def per_seed(self, family: str, depth: int, key: str = "eval_train_error") -> list[float]:
         return [getattr(r, key) for r in self.get(family, depth)]
 
     def table(self):
-        """Per net, mean over seeds: final training error (train mode, last 5% of steps), its change
+        """Per net, mean over seeds: final training error (train mode, last 10% of steps), its change
         over the last fifth, how many seeds converged, training and test error in eval mode, seconds."""
         from ..io import Table
 
@@ -118,12 +119,12 @@ class DegradationResult:
         for family, depth in self.nets():
             runs = self.get(family, depth)
             out[f"{family}-{depth}"] = {"step": list(runs[0].history.eval_step),
-                                        "error": [[round(e, 4) for e in r.history.train_error] for r in runs]}
+                                        "error": [[round(e, 4) for e in r.history.window_error] for r in runs]}
         return out
 
     def summary(self) -> dict[str, list[float]]:
-        """Per net, one value per seed: final training error (train mode, last 5% of steps), its change
-        over the last fifth (``Convergence.change``), whether the run converged (1/0), training and
+        """Per net, one value per seed: final training error (train mode, last 10% of steps), its change
+        over the last fifth (``Convergence.change``, negative where it fell), whether the run converged (1/0), training and
         test error in eval mode. ``degradation_claims`` reads this, for a live run or a record."""
         out: dict[str, list[float]] = {}
         for family, depth in self.nets():
@@ -131,7 +132,7 @@ class DegradationResult:
             out[f"{net} final training error"] = [round(r.final_train_error, 4) for r in runs]
             out[f"{net} training error change"] = [round(r.history.train_error_change, 4) for r in runs]
             out[f"{net} converged"] = [int(r.converged) for r in runs]
-            out[f"{net} training error (eval)"] = [round(r.train_error, 4) for r in runs]
+            out[f"{net} training error (eval)"] = [round(r.eval_train_error, 4) for r in runs]
             out[f"{net} test error"] = [round(r.test_error, 4) for r in runs]
         return out
 
@@ -207,17 +208,18 @@ def degradation_experiment(depths: Sequence[int] = (8, 32), seeds: Sequence[int]
         for family in families:
             for depth in depths:
                 seed_everything(seed)
-                model = cifar_resnet(depth, shortcuts=family == "residual", num_classes=classes, widths=widths,
+                model = cifar_resnet(depth, residual=family == "residual", num_classes=classes, widths=widths,
                                      **recipe.model_kwargs)
                 optimizer = recipe.optimizer(model)
                 history = fit(model, Batches(xtr, ytr, recipe.batch_size, seed=seed, device=device), optimizer,
                               steps=steps, eval_every=eval_every, device=device,
                               scheduler=recipe.scheduler(optimizer, steps=schedule_steps or steps,
                                                          eval_every=eval_every),
+                              schedule_steps=schedule_steps or steps,
                               desc=f"{family}-{depth} seed {seed}", show_progress=show_progress)
-                _, train_error = evaluate(model, train_probe, device)
+                _, eval_train_error = evaluate(model, train_probe, device)
                 _, test_error = evaluate(model, test, device)
-                result.runs.append(Run(family, depth, seed, history, train_error, test_error, model))
+                result.runs.append(Run(family, depth, seed, history, eval_train_error, test_error, model))
     return result
 
 
@@ -246,7 +248,7 @@ def degradation_claims(claims, summary: dict[str, list[float]], shallow: int, de
     ps, pd, rs, rd = (f"plain-{shallow}", f"plain-{deep}", f"residual-{shallow}", f"residual-{deep}")
     numbers = {
         "plain gap": [round(d - s, 3) for d, s in zip(final[pd], final[ps])],
-        "residual/plain": [round(r / p, 3) if p else 0.0 for r, p in zip(final[rd], final[pd])],
+        "residual/plain": [_ratio(r, p) for r, p in zip(final[rd], final[pd])],
         "residual gap": [round(d - s, 3) for d, s in zip(final[rd], final[rs])],
     }
     claims.check(f"{label}(a) after {steps:,} steps: {pd} minus {ps} final training error", numbers["plain gap"],
@@ -266,6 +268,14 @@ def degradation_claims(claims, summary: dict[str, list[float]], shallow: int, de
             claims.skip(claim, f"{unfinished} of {len(runs)} runs have not converged at this budget; "
                                "the recorded full run checks it")
     return numbers
+
+
+def _ratio(residual: float, plain: float) -> float:
+    """``residual / plain`` rounded, with no silent value where the plain net reached zero error:
+    infinite if the residual net did not, NaN (which no bound accepts) if neither did."""
+    if plain:
+        return round(residual / plain, 3)
+    return math.inf if residual else math.nan
 
 
 @dataclass(frozen=True)

@@ -129,13 +129,14 @@ class RecipeRun:
     params: int
 
     @property
-    def train_error(self) -> float:
-        """Training error (train mode) over the last evaluation window."""
-        return self.history.train_error[-1]
+    def final_train_error(self) -> float:
+        """Training error (train mode, per step) over the last 10% of the run (``History``)."""
+        return self.history.final_train_error
 
     @property
     def diverged(self) -> bool:
-        return any(v != v or v == float("inf") for v in self.history.loss)
+        """A loss became NaN or infinite (``fit`` stopped there)."""
+        return self.history.convergence.diverged
 
 
 def run_recipe(recipe: Recipe, train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor], *,
