@@ -224,3 +224,19 @@ def test_lesson_03_full_preset_runs_the_whole_schedule():
     from cnnlessons.experiments.degradation import SCHEDULE_STEPS
 
     assert get_lesson("03").preset("full")["steps"] == SCHEDULE_STEPS
+
+
+def test_degradation_claims_at_zero_error_fail_rather_than_pass_silently():
+    """Claim (b) compares residual-deep with plain-deep as a ratio; where plain-deep reached zero
+    training error the ratio is undefined, and the claim must fail, not pass with a made-up 0."""
+    from cnnlessons.claims import Claims
+    from cnnlessons.experiments import degradation_claims
+
+    summary = {f"{net} {key}": values for net, final in (("plain-8", [0.0, 0.01]), ("plain-32", [0.0, 0.0]),
+                                                         ("residual-8", [0.0, 0.0]), ("residual-32", [0.01, 0.0]))
+               for key, values in (("final training error", final), ("converged", [1, 1]))}
+    claims = Claims()
+    numbers = degradation_claims(claims, summary, 8, 32, steps=100, require_convergence=False)
+    ratios = numbers["residual/plain"]
+    assert ratios[0] == float("inf") and ratios[1] != ratios[1]   # residual > 0 = plain: inf; both 0: NaN
+    assert claims.items[1].status == "FAILED"
