@@ -19,7 +19,7 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 export TQDM_DISABLE := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup course execute lab test test-gpu test-full test-fast test-browser doctor slides book bench zoo-table clean
+.PHONY: setup course execute metadata lab test test-gpu test-full test-fast test-browser doctor slides book bench zoo-table clean
 
 $(STAMP): pyproject.toml
 	@if [ "$(PYTHON)" = ".venv/bin/python" ] && [ ! -x .venv/bin/python ]; then \
@@ -34,6 +34,9 @@ course: setup execute ## set up, then execute every lesson at its defaults
 
 execute: $(STAMP) ## re-execute every lesson in place (atomic; volatile metadata stripped)
 	$(PYTHON) -m cnnlessons.course.cli execute
+
+metadata: $(STAMP) ## re-derive every lesson's metadata from its cell tags (hidden cells, slides), without executing; outputs kept byte for byte
+	$(PYTHON) -m cnnlessons.course.cli execute --metadata-only
 
 lab: $(STAMP) ## open JupyterLab on the lessons (trusted, so saved widget views show without a kernel)
 	$(PYTHON) -m jupyter trust notebooks/*.ipynb
@@ -70,8 +73,8 @@ test-full: $(STAMP) ## every lesson at its full preset, compared with data/recor
 book: $(STAMP) ## the course as a static website in build/book/ (committed notebooks, not re-executed)
 	$(PYTHON) -m book
 
-slides: $(STAMP) ## reveal.js slide decks of every lesson into build/slides/
-	$(PYTHON) -m cnnlessons.course.slides
+slides: $(STAMP) ## reveal.js decks of every lesson, with speaker notes, into build/slides/ (a folder that works copied alone, offline)
+	$(PYTHON) -m cnnlessons.course.decks
 
 bench: $(STAMP) ## benchmarks into build/bench/
 	$(PYTHON) -m benchmarks.run

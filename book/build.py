@@ -6,16 +6,19 @@ notebooks in ``notebooks/`` without re-executing them. The steps:
 1. A temporary source folder under ``build/`` gets a generated landing page (``index.md``:
    the lesson map) and a copy of every notebook, annotated for the web: a line at the top
    linking to the lesson's claims table, its run time and its slides; a note beside saved
-   widgets; a "Run this lesson" section (JupyterLab, ``cnnlessons run``, papermill).
-   ``notebooks/`` itself is only read.
+   widgets (the closed-form explorers become their static copies, which run in the page:
+   ``cnnlessons.widgets.static``); a "Run this lesson" section (JupyterLab, ``cnnlessons run``,
+   papermill). Cells tagged ``remove-cell`` / ``remove-input`` are left to myst-nb, which removes
+   them (the cell, the code). ``notebooks/`` itself is only read.
 2. Sphinx builds into ``build/book.tmp/``; only a successful build replaces ``build/book/``
    (a failed one leaves the previous site, never half a site).
 
 The lessons, in order, and their metadata (title, one-line summary, presets) come from the
 lesson registry (``cnnlessons.course.lessons``, the one the command line uses); run times from
 ``benchmarks/RESULTS.md`` (``make bench``, read by ``cnnlessons.course.timings``); the number of
-claims from the metadata ``claims.table()`` attaches to its output. ``make book`` also writes
-every lesson's slide deck into the site (``slides/``) and includes ``INSTRUCTORS.md``.
+claims, and which cell is the claims table, from the metadata ``claims.table()`` attaches to its
+output. ``make book`` also writes every lesson's slide deck into the site (``slides/``, a folder
+that works on its own, as ``make slides`` writes it) and includes ``INSTRUCTORS.md``.
 """
 from __future__ import annotations
 
@@ -34,13 +37,11 @@ import nbformat
 from cnnlessons.claims import OUTPUT_METADATA_KEY
 from cnnlessons.course.lessons import DEFAULT
 from cnnlessons.course.timings import approx_time, lesson_times
+from cnnlessons.widgets.static import STATIC_KEY, for_static_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = Path(__file__).resolve().parent
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-CLAIMS_CALL = re.compile(r"\bclaims\.table\(")
-NBVAL_MARKER = re.compile(r"^\s*#\s*NBVAL_[A-Z_]+\s*$")
 SLIDES = "slides"  # the decks' folder in the site (make book writes them there)
 INSTRUCTORS = "INSTRUCTORS.md"  # the instructors' page, from the repository root
 
@@ -60,8 +61,10 @@ def presets_of(lesson: Any) -> dict[str, dict[str, Any]]:
 
 
 def claims_cell_index(nb: nbformat.NotebookNode) -> int | None:
-    """Index of the (last) code cell calling ``claims.table()``."""
-    found = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code" and CLAIMS_CALL.search(cell.source)]
+    """Index of the (last) code cell whose output is the claims table: the one carrying the
+    counts ``claims.table()`` attaches as output metadata (``OUTPUT_METADATA_KEY``)."""
+    found = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+             and any(OUTPUT_METADATA_KEY in output.get("metadata", {}) for output in cell.get("outputs", []))]
     return found[-1] if found else None
 
 
@@ -95,8 +98,10 @@ def first_heading(nb: nbformat.NotebookNode) -> str | None:
 
 
 def has_widgets(nb: nbformat.NotebookNode) -> bool:
-    return any(WIDGET_VIEW in output.get("data", {}) for cell in nb.cells if cell.cell_type == "code"
-               for output in cell.get("outputs", []))
+    """Whether the lesson displays a widget that needs a kernel (the closed-form explorers carry
+    a static copy instead: ``cnnlessons.widgets.static``)."""
+    return any(WIDGET_VIEW in output.get("data", {}) and STATIC_KEY not in output.get("metadata", {})
+               for cell in nb.cells if cell.cell_type == "code" for output in cell.get("outputs", []))
 
 
 @dataclass
@@ -126,20 +131,28 @@ class LessonPage:
 
 
 def lesson_notebooks(notebooks: Path) -> list[Path]:
-    """The lessons in course order: the registry's order (what ``cnnlessons list`` shows), for the
-    notebooks that exist in ``notebooks``. A folder the registry does not describe (a test's copy)
-    falls back to ``sorted(notebooks/*.ipynb)``, hidden files excluded."""
+    """The lessons in course order: every lesson of the registry (what ``cnnlessons list``
+    shows), each of which must be in ``notebooks``. Raises ``SystemExit`` naming a registered
+    lesson missing from the folder, or a notebook in it that the registry does not know: the
+    site shows exactly the course, never a guess."""
     registered = [notebooks / f"{lesson_id}.ipynb" for lesson_id in _registry()]
-    found = [p for p in registered if p.is_file()]
-    return found or sorted(p for p in notebooks.glob("*.ipynb") if not p.name.startswith("."))
+    missing = [p.name for p in registered if not p.is_file()]
+    if missing:
+        raise SystemExit(f"book: {notebooks} lacks the registered lesson(s) {missing} (cnnlessons/course/lessons.py)")
+    unknown = sorted(p.name for p in notebooks.glob("*.ipynb") if p not in registered and not p.name.startswith("."))
+    if unknown:
+        raise SystemExit(f"book: {unknown} in {notebooks} are not lessons of the registry "
+                         "(cnnlessons/course/lessons.py): register them, or move them out of the folder")
+    return registered
 
 
-def lesson_pages(notebooks: Path, results: Path | None = None) -> list[LessonPage]:
-    """Every lesson of ``notebooks/`` in course order, with its metadata."""
+def lesson_pages(notebooks: Path, results: Path | None = None, lessons: list[Path] | None = None) -> list[LessonPage]:
+    """Every lesson of ``notebooks/`` in course order, with its metadata; or the notebooks
+    ``lessons``, in that order (a test's own pages)."""
     registry = _registry()
     times = lesson_times(results)
     pages = []
-    for path in lesson_notebooks(notebooks):
+    for path in lesson_notebooks(notebooks) if lessons is None else lessons:
         nb = nbformat.read(path, as_version=4)
         lesson = registry.get(path.stem)
         by_preset = times.get(path.stem, {})
@@ -202,7 +215,8 @@ def run_section(page: LessonPage) -> str:
         "```",
         "",
         f"**Slides**: <a class=\"reference external slides-link\" href=\"{page.slides}\">{slides}</a>,"
-        " the reveal.js deck of this lesson (it works offline; `make slides` writes the decks to `build/slides/`)."
+        " the reveal.js deck of this lesson, with speaker notes (press S); it works offline, and `make slides`"
+        " writes every deck to `build/slides/`, a folder you can copy on its own."
         " To present with live cells instead, open the lesson in JupyterLab and start RISE (see the"
         " {doc}`instructors' page <INSTRUCTORS>`).",
         "",
@@ -220,14 +234,11 @@ def top_block(page: LessonPage) -> str:
     text = ["", "```{container} lesson-meta", " · ".join(parts), "```", ""]
     if page.widgets:
         text += ["```{note}",
-                 "The widgets on this page show the view saved when the notebook was executed. Moving a"
-                 " slider needs a running kernel: open the lesson in JupyterLab (`make lab`).",
+                 "Some widgets on this page show the view saved when the notebook was executed: moving them"
+                 " needs a running kernel (open the lesson in JupyterLab, `make lab`). The explorers that"
+                 " compute a formula run here in the page.",
                  "```", ""]
     return "\n".join(text)
-
-
-WIDGET_NOTE = ("```{container} widget-note\n*Above: the widget's saved view. To move it, run the lesson in"
-               " JupyterLab (`make lab`).*\n```")
 
 
 def annotate(nb: nbformat.NotebookNode, page: LessonPage) -> nbformat.NotebookNode:
@@ -237,8 +248,8 @@ def annotate(nb: nbformat.NotebookNode, page: LessonPage) -> nbformat.NotebookNo
     cells = []
     titled = False
     for i, cell in enumerate(nb.cells):
-        if cell.cell_type == "code":  # the nbval markers are for the tests, not for readers
-            cell.source = "\n".join(line for line in cell.source.splitlines() if not NBVAL_MARKER.match(line))
+        if cell.cell_type == "code":  # no kernel behind the page: static explorers, a note by other widgets
+            cell.outputs = [nbformat.from_dict(o) for o in for_static_pages([dict(o) for o in cell.get("outputs", [])])]
         if cell.cell_type == "markdown" and not titled:
             lines = cell.source.splitlines()
             at = next((k for k, line in enumerate(lines) if line.startswith("# ")), None)
@@ -252,8 +263,6 @@ def annotate(nb: nbformat.NotebookNode, page: LessonPage) -> nbformat.NotebookNo
             else:
                 cells.append(nbformat.v4.new_markdown_cell(f"({page.label})=\n## Claims checked"))
         cells.append(cell)
-        if cell.cell_type == "code" and any(WIDGET_VIEW in o.get("data", {}) for o in cell.get("outputs", [])):
-            cells.append(nbformat.v4.new_markdown_cell(WIDGET_NOTE))
     if not titled:
         cells.insert(0, nbformat.v4.new_markdown_cell(f"# {page.title}\n{top_block(page)}"))
     if claims_at is None:
@@ -305,7 +314,8 @@ def index_page(pages: list[LessonPage], instructors: bool = True) -> str:
         "make slides                # reveal.js decks -> build/slides/ (also in this site: each lesson's Slides link)",
         "```",
         "",
-        "The widgets on these pages show their saved view; moving them needs a running kernel (JupyterLab).",
+        "The explorers that compute a formula (the Inception calculator, the receptive-field explorer) run in"
+        " these pages; other widgets show their saved view, and moving them needs a running kernel (JupyterLab).",
         "",
         "```{toctree}",
         ":hidden:",
@@ -330,10 +340,11 @@ def instructors_page(root: Path = ROOT) -> str | None:
     return re.sub(r"\[([^\]]+)\]\((?!https?:|#|\d\d_)([^)]+)\)", r"\1 (`\2`)", text)
 
 
-def prepare(src: Path, notebooks: Path, results: Path | None = None) -> list[LessonPage]:
+def prepare(src: Path, notebooks: Path, results: Path | None = None, lessons: list[Path] | None = None
+            ) -> list[LessonPage]:
     """Write the Sphinx source folder: ``index.md``, ``INSTRUCTORS.md`` and an annotated copy of
-    every notebook."""
-    pages = lesson_pages(notebooks, results)
+    every notebook (of ``lessons``, if given)."""
+    pages = lesson_pages(notebooks, results, lessons)
     if not pages:
         raise SystemExit(f"book: no notebooks in {notebooks}")
     src.mkdir(parents=True, exist_ok=True)
@@ -349,8 +360,10 @@ def prepare(src: Path, notebooks: Path, results: Path | None = None) -> list[Les
 
 # ----------------------------------------------------------------------------- the build
 
-def build(out: Path, notebooks: Path, *, jobs: str = "auto", quiet: bool = True) -> list[LessonPage]:
-    """Build the site into ``out`` atomically (``out.tmp`` first, then a rename)."""
+def build(out: Path, notebooks: Path, *, jobs: str = "auto", quiet: bool = True,
+          lessons: list[Path] | None = None) -> list[LessonPage]:
+    """Build the site into ``out`` atomically (``out.tmp`` first, then a rename): every lesson of
+    the registry from ``notebooks``, or only the notebooks ``lessons`` (a test's own pages)."""
     from sphinx.cmd.build import build_main
 
     out = out.resolve()
@@ -360,7 +373,7 @@ def build(out: Path, notebooks: Path, *, jobs: str = "auto", quiet: bool = True)
     shutil.rmtree(work, ignore_errors=True)
     src, staging = work / "src", work / "html"
     try:
-        pages = prepare(src, notebooks)
+        pages = prepare(src, notebooks, lessons=lessons)
         args = ["-b", "html", "-c", str(CONF_DIR), "-d", str(work / "doctrees"), "-j", jobs, "-n"]
         if quiet:
             args.append("-q")
@@ -368,9 +381,9 @@ def build(out: Path, notebooks: Path, *, jobs: str = "auto", quiet: bool = True)
         if status != 0:
             raise SystemExit(f"book: sphinx-build failed (status {status}); {out} is unchanged")
         (staging / ".buildinfo").unlink(missing_ok=True)
-        # The slide decks, in the site: they share its vendored scripts (_static/vendor/).
-        from cnnlessons.course.slides import build_all_slides
-        build_all_slides([page.notebook for page in pages], staging / SLIDES, vendor_url="../_static/vendor")
+        # The slide decks, in the site: the same folder as make slides writes, which works copied alone.
+        from cnnlessons.course.decks import build_all_slides
+        build_all_slides([page.notebook for page in pages], staging / SLIDES)
         (staging / ".nojekyll").touch()
         old = out.with_name(out.name + ".old")
         shutil.rmtree(old, ignore_errors=True)

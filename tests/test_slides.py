@@ -1,96 +1,223 @@
-"""Instructor mode: slide metadata in every lesson and a clean reveal.js deck per lesson."""
+"""Instructor mode: the slide structure of a lesson (cnnlessons.course.slides, slide_text), the
+decks built from it (cnnlessons.course.decks), and the decks in a browser at 1280x720: every
+slide fits, the right arrow visits every slide, the speaker notes open offline, the deck folder
+works copied on its own, the static calculator updates.
+
+The browser tests need Debian's ``chromium`` and the PyPI ``playwright`` package, as
+tests/test_browser.py (without them they skip; under CI=true they fail). Screenshots of every
+slide go to ``build/screenshots/deck-<lesson>-NN.png``."""
 from __future__ import annotations
 
-import copy
 import json
+import os
 import re
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from cnnlessons.paths import notebooks_dir
+from cnnlessons.course import slides as S
+from cnnlessons.course.decks import DECK_VENDOR, MIN_FIT, build_all_slides, build_slides, deck_notebook, main
+from cnnlessons.course.lessons import all_lessons
+from cnnlessons.course.slide_text import markdown_blocks, split_markdown
+from cnnlessons.course.tags import LIVE, REMOVE_CELL, REMOVE_INPUT
+from cnnlessons.widgets.inception_calculator import InceptionCalculator, calculate, render_html
+from cnnlessons.widgets.static import STATIC_KEY
 
-NOTEBOOKS_DIR = notebooks_dir()
 ROOT = Path(__file__).resolve().parents[1]
-from cnnlessons.course.slides import SLIDE_BUDGET, add_slide_metadata, build_all_slides, build_slides, heading_level
-
-NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
-
-
-def md(text: str, **meta) -> dict:
-    return {"cell_type": "markdown", "metadata": dict(meta), "source": text}
+NOTEBOOKS = [lesson.notebook for lesson in all_lessons() if lesson.notebook.is_file()]
+SCREENSHOTS = ROOT / "build" / "screenshots"
+LONG = ("This paragraph explains the idea at length, as a teacher would say it in class, with the reasons "
+        "behind it and a careful account of what the numbers below mean, which is too much for a slide.")
 
 
-def code(text: str, outputs: list | None = None, **meta) -> dict:
-    return {"cell_type": "code", "metadata": dict(meta), "source": text, "outputs": outputs or [],
-            "execution_count": None}
+def md(text: str, *tags: str, **meta) -> dict:
+    return {"cell_type": "markdown", "metadata": {"tags": list(tags), **meta}, "source": text}
+
+
+def code(text: str, outputs: list | None = None, *tags: str, **meta) -> dict:
+    return {"cell_type": "code", "metadata": {"tags": list(tags), **meta}, "source": text, "outputs": outputs or [],
+            "execution_count": 1}
+
+
+def out(text: str) -> dict:
+    return {"output_type": "stream", "name": "stdout", "text": text}
 
 
 def types(nb: dict) -> list[str]:
     return [cell["metadata"]["slideshow"]["slide_type"] for cell in nb["cells"]]
 
 
-def test_headings_start_slides_and_other_cells_continue_them():
+# ----------------------------------------------------------------------------- the structure
+
+def test_headings_start_slides_all_horizontal_and_other_cells_continue_them():
     nb = {"cells": [
         md("# Lesson title\n\nintro"),
         md("some prose"),
-        code("x = 1"),
+        code("x = 1", [out("1\n")]),
         md("## A section"),
-        code("y = 2"),
+        code("y = 2", [out("2\n")]),
         md("### A detail"),
         md("#not-a-heading (no space)"),
-        code("seed = 1", tags=["injected-parameters"]),
-        md("#### small heading stays on the slide"),
+        code("seed = 1", [], "injected-parameters"),
+        md("#### a small heading stays on the slide"),
     ]}
-    assert types(add_slide_metadata(nb)) == ["slide", "-", "-", "slide", "-", "subslide", "-", "skip", "-"]
-    assert [heading_level(c) for c in nb["cells"]] == [1, None, None, 2, None, 3, None, None, 4]
+    assert types(S.add_slide_metadata(nb)) == ["slide", "-", "-", "slide", "-", "slide", "-", "skip", "-"]
+    assert [S.heading_level(c) for c in nb["cells"]] == [1, None, None, 2, None, 3, None, None, 4]
 
 
-def test_existing_metadata_opts_a_cell_out_and_the_input_is_not_modified():
+def test_tags_decide_what_is_skipped_noted_built_and_started():
     nb = {"cells": [
         md("# Title"),
-        md("## Would be a slide", slideshow={"slide_type": "fragment"}),
-        code("z = 3", slideshow={"slide_type": "notes"}),
+        code("import torch"),                                    # no output, not live: nothing to show
+        code("check()", [out("ok\n")], REMOVE_CELL),             # plumbing
+        code("plot()", [out("figure\n")], REMOVE_INPUT),         # output only
+        md("Short line."),
+        md("Explained at length.", "slide-notes"),
+        md("Shown on the website only.", "slide-skip"),
+        md("A new slide without a heading.", "slide-new"),
+        md("Revealed on the next key press.", "slide-fragment"),
+        code("train()", [], LIVE),                               # run in class: its code is the content
+        md(LONG),                                                # nothing short: the notes
     ]}
-    before = copy.deepcopy(nb)
-    out = add_slide_metadata(nb)
-    assert types(out) == ["slide", "fragment", "notes"]
-    assert nb == before
+    assert types(S.add_slide_metadata(nb)) == ["slide", "skip", "skip", "-", "-", "notes", "skip", "slide", "fragment",
+                                               "-", "notes"]
 
 
-def test_first_visible_cell_starts_a_slide_and_the_rule_is_idempotent():
-    nb = {"cells": [code("seed = 0", tags=["injected-parameters"]), code("print('no heading first')"), md("text")]}
-    once = add_slide_metadata(nb)
-    assert types(once) == ["skip", "slide", "-"]
-    assert add_slide_metadata(once) == once
+def test_the_answer_to_a_prediction_is_a_build():
+    nb = {"cells": [
+        md("## Predict\n\nHow many multiply-adds does the 5x5 branch cost?"),
+        code("guess = ...  # your prediction"),
+        code("cost = count(branch)", [out("120,422,400\n")]),
+        code("reveal(guess, cost)", [out("You made no prediction.\n")]),
+        md("Then the next point."),
+    ]}
+    assert S.is_prediction(nb["cells"][1]) and not S.is_prediction(nb["cells"][2])
+    assert types(S.add_slide_metadata(nb)) == ["slide", "skip", "fragment", "-", "-"]
 
 
-def test_a_long_slide_is_split_at_a_markdown_cell():
-    figure = {"output_type": "display_data", "data": {"image/png": "iVBOR", "text/plain": "<Figure>"}, "metadata": {}}
-    # Each code cell: 1 source line + a figure; enough of them overflow the budget.
-    body = [cell for _ in range(6) for cell in (md("prose"), code("plot()", [figure]))]
-    out = add_slide_metadata({"cells": [md("## Plots"), *body]})
-    kinds = types(out)
-    assert "subslide" in kinds
-    assert all(k == "-" for k, c in zip(kinds, out["cells"]) if c["cell_type"] == "code")  # code stays with its prose
-    # No (sub)slide holds more than the budget plus the one cell that crossed it.
-    from cnnlessons.course.slides import estimated_lines
-    running = 0
-    for kind, cell in zip(kinds, out["cells"]):
-        running = estimated_lines(cell) + (0 if kind in ("slide", "subslide") else running)
-        assert running <= SLIDE_BUDGET + max(estimated_lines(c) for c in out["cells"])
+def test_hand_set_slide_types_are_recomputed_and_the_rule_is_idempotent():
+    nb = {"cells": [md("# Title", slideshow={"slide_type": "skip"}), md("## Two", slideshow={"slide_type": "-"})]}
+    once = S.add_slide_metadata(nb)
+    assert types(once) == ["slide", "slide"]
+    assert S.add_slide_metadata(once) == once
+    assert nb["cells"][0]["metadata"]["slideshow"] == {"slide_type": "skip"}  # the input is not modified
+
+
+def figure(width: int, height: int) -> dict:
+    import base64
+    import struct
+    import zlib
+
+    raw = b"".join(b"\0" + b"\xff" * width * 3 for _ in range(height))
+    chunk = lambda kind, data: (struct.pack(">I", len(data)) + kind + data  # noqa: E731
+                                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return {"output_type": "display_data", "metadata": {},
+            "data": {"image/png": base64.b64encode(png).decode(), "text/plain": "<Figure>"}}
+
+
+def test_figures_are_scaled_to_the_box_and_a_full_slide_starts_the_next():
+    assert S.image_size(figure(700, 350)) == (700, 350)
+    assert S.figure_size(figure(700, 350)) == (960, 480)      # scaled up to the box's height
+    assert S.figure_size(figure(2400, 600)) == (1200, 300)    # scaled down to its width
+    nb = {"cells": [md("## Plots"), *(c for _ in range(3) for c in (md("A short caption."), code("plot()", [figure(700, 350)])))]}
+    kinds = types(S.add_slide_metadata(nb))
+    assert kinds.count("slide") == 3, kinds
+    for cells in S.slides_of(S.add_slide_metadata(nb)):
+        assert sum(S.estimated_height(nb["cells"][i]) for i in cells) <= S.BUDGET + S.LINE
+
+
+def test_a_tall_cell_is_split_between_slides_in_the_deck_only():
+    nb = {"cells": [md("## Many figures"), code("plots()", [figure(700, 350), figure(700, 350), out("done\n")])]}
+    parts = S.split_tall_cells(nb)["cells"]
+    assert [len(c.get("outputs", [])) for c in parts] == [0, 1, 2]  # two 480 px figures do not fit one slide
+    assert "slide-new" in parts[2]["metadata"]["tags"] and parts[2]["source"] == ""
+    assert types(S.add_slide_metadata({"cells": parts})) == ["slide", "-", "slide"]
+    assert types(S.add_slide_metadata(nb)) == ["slide", "slide"]  # RISE shows the cell whole, on its own slide
+
+
+# ----------------------------------------------------------------------------- slide text and notes
+
+def test_markdown_blocks():
+    text = ("## Title\n\nA paragraph\non two lines.\n\n- one\n- two\n  continued\n\n$$\nx = 1\n$$\n\n"
+            "| a | b |\n|---|---|\n| 1 | 2 |\n\n```python\nx = 1\n```\n> a quote")
+    assert [b.kind for b in markdown_blocks(text)] == ["heading", "paragraph", "list", "math", "table", "code", "quote"]
+
+
+def test_long_paragraphs_go_to_the_notes_and_the_point_stays():
+    slide, notes = split_markdown(f"## The bottleneck\n\nShort point.\n\n{LONG}\n\n$$c = HWk^2C_{{in}}C_{{out}}$$\n\n"
+                                  "Which branch costs most?")
+    assert slide == "## The bottleneck\n\nShort point.\n\n$$c = HWk^2C_{in}C_{out}$$\n\nWhich branch costs most?"
+    assert notes == LONG
+    bold, bold_notes = split_markdown(f"**Not the same output.** {LONG}")
+    assert bold == "**Not the same output.**" and bold_notes == f"**Not the same output.** {LONG}"
+    items, item_notes = split_markdown(f"- short item\n- **Lead.** {LONG}\n- First sentence here. {LONG}")
+    assert items == "- short item\n- **Lead.**\n- First sentence here." and LONG in item_notes
+    intro, _ = split_markdown(f"This lesson\n1. {LONG} {LONG}")
+    assert intro == f"This lesson\n\n1. {LONG}"  # a long item: its first sentence
+    cut, _ = split_markdown(f"- {LONG.replace('.', ',')} {LONG}")
+    assert cut.endswith(" ...") and len(cut) < 160  # no short first sentence: its start
+    dropped, dropped_notes = split_markdown(f"The terms:\n\n{LONG}")
+    assert dropped == "" and dropped_notes == f"The terms:\n\n{LONG}"  # an intro goes with what it introduces
+    only_heading, _ = split_markdown(f"## Takeaways\n\nThe first sentence is the point. {LONG}")
+    assert only_heading == "## Takeaways\n\nThe first sentence is the point."
+
+
+def test_the_deck_notebook_gathers_notes_hides_code_and_cuts_tables():
+    rows = "".join(f"<tr><td>{i}</td></tr>" for i in range(30))
+    table = {"output_type": "execute_result", "metadata": {}, "execution_count": 1,
+             "data": {"text/html": f"<table><thead><tr><th>i</th></tr></thead><tbody>{rows}</tbody></table>",
+                      "text/plain": "table"}}
+    claims = {"output_type": "display_data", "metadata": {},
+              "data": {"text/html": "<details class='claims' open><summary>3 claims</summary></details>"}}
+    nb = {"cells": [md(f"# Title\n\n{LONG}"), md(LONG), code("show()", [table]), code("live()", [out("x\n")], LIVE),
+                    md("## Claims"), code("claims.table()", [claims], REMOVE_INPUT)]}
+    deck = deck_notebook(nb)["cells"]
+    assert [c["metadata"]["slideshow"]["slide_type"] for c in deck] == ["slide", "notes", "-", "-", "slide", "-"]
+    assert deck[1]["source"] == f"{LONG}\n\n{LONG}"  # one notes cell per slide, right after its first cell
+    html = deck[2]["outputs"][0]["data"]["text/html"]
+    assert html.count("<td>") == S.MAX_TABLE_ROWS and f"and {30 - S.MAX_TABLE_ROWS} more rows" in html
+    assert deck[2]["metadata"]["transient"] == {"remove_source": True} and "transient" not in deck[3]["metadata"]
+    assert "<details class='claims'>" in deck[5]["outputs"][0]["data"]["text/html"]
+
+
+def test_a_continuation_slide_repeats_its_sections_title_and_a_calculator_becomes_static():
+    from IPython.core.formatters import DisplayFormatter
+
+    data, metadata = DisplayFormatter().format(InceptionCalculator().widget)
+    widget = {"output_type": "display_data", "data": data, "metadata": metadata}
+    nb = {"cells": [md("## Costs"), code("plot()", [figure(700, 350)]), code("InceptionCalculator().widget", [widget])]}
+    deck = deck_notebook(nb)["cells"]
+    assert [c["metadata"]["slideshow"]["slide_type"] for c in deck] == ["slide", "-", "slide", "-"]
+    assert deck[2]["source"] == "<p class='deck-continued'>Costs</p>"
+    assert "cnnlessonsStatic.inception_calculator.mount" in deck[3]["outputs"][0]["data"]["text/html"]
+
+
+# ----------------------------------------------------------------------------- the lessons
+
+def tiny_notebook(folder: Path) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# Tiny deck\n\nfirst slide\n\n{LONG}"),
+                nbformat.v4.new_code_cell("1 + 1"),
+                nbformat.v4.new_markdown_cell("## Second slide"),
+                nbformat.v4.new_markdown_cell("### Third"),
+                nbformat.v4.new_markdown_cell("The end.")]
+    nb.cells[1].outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "2"}, execution_count=1)]
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / "tiny.ipynb")
+    return folder / "tiny.ipynb"
 
 
 class Sections(HTMLParser):
-    """The reveal.js structure of a deck: top-level <section>s (slides), nested ones (subslides)."""
+    """The reveal.js structure of a deck: top-level <section>s (slides), nested ones, notes."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.depth = 0
-        self.slides = 0
-        self.subslides = 0
+        self.depth, self.slides, self.nested, self.notes = 0, 0, 0, 0
         self.in_slides = False
         self.text: list[str] = []
 
@@ -100,7 +227,9 @@ class Sections(HTMLParser):
         if tag == "section" and self.in_slides:
             self.depth += 1
             self.slides += self.depth == 1
-            self.subslides += self.depth == 2
+            self.nested += self.depth == 2
+        if tag == "aside" and ("class", "notes") in attrs:
+            self.notes += 1
 
     def handle_endtag(self, tag):
         if tag == "section" and self.in_slides:
@@ -112,146 +241,263 @@ class Sections(HTMLParser):
             self.text.append(data)
 
 
-def check_deck(deck: Path, nb: dict) -> None:
-    parser = Sections()
-    parser.feed(deck.read_text())
-    assert parser.depth == 0, f"{deck.name}: unbalanced <section> tags"
-    kinds = types(add_slide_metadata(nb))
-    visible = [k for k in kinds if k not in ("skip", "notes")]
-    assert parser.slides == sum(k == "slide" for k in visible) + (visible[0] != "slide")
-    # Every slide holds exactly one outer subslide section, plus one per subslide cell.
-    assert parser.subslides == parser.slides + sum(k == "subslide" for k in visible[1:])
-    text = " ".join(" ".join(parser.text).split())
-    for cell in nb["cells"]:
-        level = heading_level(cell)
-        if level is not None and level <= 2:
-            title = "".join(cell["source"]).strip().splitlines()[0].lstrip("#").strip()
-            title = title.replace("`", "").replace("**", "")
-            assert title in text, f"{deck.name}: heading {title!r} is not in the deck"
-
-
-def tiny_notebook(folder: Path) -> Path:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("# Tiny deck\n\nfirst slide"),
-                nbformat.v4.new_code_cell("1 + 1"),
-                nbformat.v4.new_markdown_cell("## Second slide"),
-                nbformat.v4.new_markdown_cell("### Down one"),
-                nbformat.v4.new_markdown_cell("The end.")]
-    nb.cells[1].outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "2"}, execution_count=1)]
-    folder.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, folder / "tiny.ipynb")
-    return folder / "tiny.ipynb"
+def figure_outputs(cells: list[dict]) -> int:
+    return sum(bool({"image/png", "image/jpeg", "image/svg+xml"} & set(o.get("data", {})))
+               for c in cells if c["cell_type"] == "code" for o in c.get("outputs", []))
 
 
 @pytest.mark.slow
-def test_every_lesson_converts_offline_to_a_clean_deck(tmp_path, monkeypatch, capsys):
-    """``python -m cnnlessons.course.slides`` (what ``make slides`` runs) on a tiny notebook and every
-    lesson, in one nbconvert call: one deck each, the notebooks untouched, the reveal.js
-    structure matching the slide metadata, every heading and figure in the deck."""
-    from cnnlessons.course.slides import main
-
+def test_every_lesson_converts_offline_to_a_deck_with_its_structure(tmp_path, monkeypatch, capsys):
+    """``python -m cnnlessons.course.decks`` (what ``make slides`` runs) on a tiny notebook and
+    every lesson: one deck each and the vendored scripts, the notebooks untouched, one section per
+    slide of ``deck_notebook``, every heading and every figure of the slides in the deck."""
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):  # any fetch would fail
         monkeypatch.setenv(var, "http://127.0.0.1:9")
-    tiny = tiny_notebook(tmp_path / "src")
-    sources = [tiny, *NOTEBOOKS]
+    sources = [tiny_notebook(tmp_path / "src"), *NOTEBOOKS]
     before = {p: p.read_bytes() for p in sources}
     out = tmp_path / "slides"
     assert main([*map(str, sources), "-o", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted([f"{p.stem}.slides.html" for p in sources] + ["_vendor"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([f"{p.stem}.slides.html" for p in sources] + [DECK_VENDOR])
     assert capsys.readouterr().out.count("wrote ") == len(sources)
     for path in sources:
         assert path.read_bytes() == before[path], f"{path.name} was modified"
-        deck = out / f"{path.stem}.slides.html"
-        html = deck.read_text()
-        assert "Reveal.initialize" in html
-        nb = json.loads(before[path])
-        check_deck(deck, nb)
-        outputs = [o.get("data", {}) for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
-        # plots carry a PNG; a diagram carries SVG and PNG, and the deck shows one of them
-        figures = sum("image/png" in data or "image/svg+xml" in data for data in outputs)
-        shown = sum(html.count(mark) for mark in ("data:image/png;base64,", "data:image/svg+xml", "<svg"))
-        assert shown >= figures, f"{deck.name}: figures missing"
+        html = (out / f"{path.stem}.slides.html").read_text()
+        deck = deck_notebook(json.loads(before[path]))
+        parser = Sections()
+        parser.feed(html)
+        assert parser.depth == 0, f"{path.name}: unbalanced <section> tags"
+        kinds = types(deck)
+        assert parser.slides == parser.nested == kinds.count("slide"), path.name  # flat: one section per slide
+        assert parser.notes == kinds.count("notes"), path.name
+        text = " ".join(" ".join(parser.text).split())
+        for cell in deck["cells"]:
+            level = S.heading_level(cell)
+            if level is not None and level <= 3:
+                title = S.source(cell).strip().splitlines()[0].lstrip("#").strip().replace("`", "").replace("**", "")
+                assert title in text, f"{path.name}: heading {title!r} is not in the deck"
+        shown = sum(html.count(mark) for mark in ("data:image/png;base64,", "data:image/jpeg;base64,",
+                                                  "data:image/svg+xml;base64,"))
+        assert shown == figure_outputs(deck["cells"]), f"{path.name}: {shown} figures in the deck"
 
 
-def test_every_lesson_carries_slide_metadata():
-    """Executed lessons get slide metadata from ``cnnlessons.course.notebooks.clean``; a notebook
-    without it was executed by something else (re-run ``make execute``)."""
-    if not NOTEBOOKS:
-        pytest.skip("no notebooks yet")
+def test_a_missing_notebook_is_a_clear_error(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "missing.ipynb"), "-o", str(tmp_path / "out")])
+    assert "no such notebook" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_decks_load_everything_from_their_own_folder(tmp_path):
+    """Every URL a deck's markup loads (src=, href= of style sheets, require paths) is relative
+    and inside the deck's folder: no CDN, no ``../``."""
+    deck = build_slides(tiny_notebook(tmp_path / "src"), tmp_path / "out")
+    html = deck.read_text()
+    loaded = re.findall(r"""<(?:script|link)\b[^>]*?(?:src|href)=["']([^"']+)["']""", html)
+    loaded += re.findall(r'"([^"]+\.js)"', html.split("require(")[-1])
+    assert loaded and all(url.startswith(f"{DECK_VENDOR}/") for url in loaded), loaded
+    assert (tmp_path / "out" / DECK_VENDOR / "reveal.js" / "plugin" / "notes" / "notes.js").is_file()
+    assert "cdnjs" not in html and "unpkg.com" not in html and "jsdelivr" not in html and "../" not in html
+
+
+def test_every_lesson_carries_the_slide_metadata_its_tags_give():
+    """Executed lessons carry what ``notebooks.refresh_metadata`` derives from their tags; a lesson
+    that does not was executed by something else, or before the rule changed: run
+    ``make metadata`` (no kernel needed)."""
+    from cnnlessons.course.notebooks import refresh_metadata
+
     for path in NOTEBOOKS:
         nb = json.loads(path.read_text())
-        missing = [i for i, c in enumerate(nb["cells"]) if "slide_type" not in c.get("metadata", {}).get("slideshow", {})]
-        assert not missing, f"{path.name}: cells {missing} have no slide metadata; re-execute the lesson"
+        expected = refresh_metadata(nb)
+        stale = [i for i, (a, b) in enumerate(zip(nb["cells"], expected["cells"])) if a["metadata"] != b["metadata"]]
+        assert not stale, f"{path.name}: cells {stale[:10]} lack the metadata their tags give; run make metadata"
 
 
-# ----------------------------------------------------------------------------- offline, in a browser
+# ----------------------------------------------------------------------------- in a browser
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--allow-file-access-from-files"]
+                 "--disable-component-update", "--no-first-run"]
 
 
-def offline_browser():
-    """(playwright, browser) or a skip (a failure under CI) saying what is missing."""
-    import os
-
+@pytest.fixture(scope="module")
+def browser():
     if not CHROMIUM.is_file():
         reason = f"no Chromium at {CHROMIUM}: run scripts/install-browser.sh"
         if os.environ.get("CI", "").lower() in ("1", "true"):
             pytest.fail(f"CI must run the browser test, but {reason}")
         pytest.skip(reason)
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]'")
-    playwright = sync_api.sync_playwright().start()
-    return playwright, playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
-def test_decks_load_their_scripts_from_the_vendored_copies(tmp_path):
-    """Every URL a deck's markup loads (src=, href= of style sheets, require paths) is relative."""
-    deck = build_slides(tiny_notebook(tmp_path / "src"), tmp_path / "out")
-    html = deck.read_text()
-    loaded = re.findall(r"""<(?:script|link)\b[^>]*?(?:src|href)=["']([^"']+)["']""", html)
-    loaded += re.findall(r'"([^"]+\.js)"', html.split("require(")[-1])
-    assert loaded and all(not re.match(r"(https?:)?//", url) for url in loaded), loaded
-    assert (tmp_path / "out" / "_vendor" / "reveal.js" / "dist" / "reveal.js").is_file()
-    assert "cdnjs" not in html and "unpkg.com" not in html and "jsdelivr" not in html
+class Deck:
+    """A deck opened from its file at 1280x720, every request outside ``folder`` blocked and recorded."""
+
+    def __init__(self, browser, deck: Path, folder: Path) -> None:
+        self.context = browser.new_context(viewport={"width": 1280, "height": 720})
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+        self.page.on("console", lambda m: self.errors.append(f"console: {m.text}") if m.type == "error" else None)
+        self.page.on("requestfailed", lambda r: self.errors.append(f"failed: {r.url} {r.failure}"))
+        inside = folder.resolve().as_uri() + "/"
+
+        def route(r) -> None:
+            url = r.request.url
+            if url.startswith((inside, "data:", "blob:", "about:")):
+                r.continue_()
+            else:
+                self.errors.append(f"request outside the deck's folder: {url}")
+                r.abort()
+        self.context.route("**/*", route)
+        self.page.goto(deck.as_uri(), wait_until="load")
+        self.page.wait_for_function("window.cnnlessonsDeck && window.cnnlessonsDeck.isReady()", timeout=60_000)
+        self.page.evaluate("window.cnnlessonsDeck.configure({transition: 'none', backgroundTransition: 'none'})")
+
+
+# The current slide against the canvas: the content's extent (every visible element but the speaker
+# notes, hidden fragments included: they take their room), in canvas pixels.
+EXTENT = """() => {
+  const R = window.cnnlessonsDeck, slide = R.getCurrentSlide(), scale = R.getScale();
+  const box = document.querySelector('.reveal .slides').getBoundingClientRect();
+  let right = 0, bottom = 0, left = 0, top = 0;
+  for (const e of slide.querySelectorAll('*')) {
+    if (e.closest('aside.notes') || !e.checkVisibility()) continue;
+    const r = e.getBoundingClientRect();
+    if (!r.width || !r.height) continue;
+    right = Math.max(right, (r.right - box.left) / scale); bottom = Math.max(bottom, (r.bottom - box.top) / scale);
+    left = Math.min(left, (r.left - box.left) / scale); top = Math.min(top, (r.top - box.top) / scale);
+  }
+  const i = R.getIndices();
+  return {h: i.h, v: i.v || 0, f: i.f === undefined ? -1 : i.f, left, top, right, bottom,
+          fit: parseFloat(slide.getAttribute('data-fit')), notes: !!slide.querySelector('aside.notes'),
+          title: (slide.querySelector('h1, h2, h3, .deck-continued') || {textContent: ''}).textContent.trim()};
+}"""
+
+
+def walk(deck: Deck, key: str = "ArrowRight", shots: str | None = None) -> list[dict]:
+    """Press ``key`` from the first slide until the last slide's last build; the state after each press."""
+    page = deck.page
+    page.evaluate("window.cnnlessonsDeck.slide(0, 0, -1)")
+    page.wait_for_timeout(300)
+    states = [page.evaluate(EXTENT)]
+    total = page.evaluate("window.cnnlessonsDeck.getTotalSlides()")
+    for _ in range(4 * total + 50):
+        if page.evaluate("window.cnnlessonsDeck.isLastSlide() && !window.cnnlessonsDeck.availableFragments().next"):
+            break
+        page.keyboard.press(key)
+        page.wait_for_timeout(120)
+        states.append(page.evaluate(EXTENT))
+        if shots and states[-1]["h"] != states[-2]["h"]:
+            page.screenshot(path=str(SCREENSHOTS / f"{shots}-{states[-1]['h']:02d}.png"))
+    return states
+
+
+@pytest.fixture(scope="module")
+def decks(tmp_path_factory) -> Path:
+    """Every lesson's deck, built once into a folder."""
+    out = tmp_path_factory.mktemp("decks") / "slides"
+    build_all_slides(NOTEBOOKS, out)
+    return out
 
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_a_deck_opened_from_a_file_with_no_network_advances_slide_by_slide(tmp_path):
-    """A lesson's deck, opened over file:// with every non-file request blocked: reveal.js starts
-    (slides, not a scrolling page), the right arrow key moves to the next slide, MathJax typesets,
-    and no request fails or tries to leave the machine."""
-    from conftest import new_tab
-
-    lesson = next(p for p in NOTEBOOKS if p.stem.startswith("01_"))  # it has maths and a widget
-    deck = build_slides(lesson, tmp_path / "slides")
-    playwright, browser = offline_browser()
+@pytest.mark.parametrize("lesson", [p.stem for p in NOTEBOOKS])
+def test_the_right_arrow_visits_every_slide_and_every_slide_fits(browser, decks, lesson):
+    """At 1280x720 with the network blocked: the right arrow visits every slide in order (the
+    builds of a slide first); on every slide the content lies inside the canvas, scaled by no
+    less than MIN_FIT; the deck has speaker notes; no request leaves the deck's folder."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    deck = Deck(browser, decks / f"{lesson}.slides.html", decks)
     try:
-        context, page, errors = new_tab(browser)
-        failed: list[str] = []
-        page.on("requestfailed", lambda r: failed.append(f"{r.url}: {r.failure}"))
-
-        def route(r) -> None:
-            if r.request.url.startswith(("file:", "data:", "blob:")):
-                r.continue_()
-            else:
-                failed.append(f"network request: {r.request.url}")
-                r.abort()
-        context.route("**/*", route)
-        page.goto(deck.as_uri(), wait_until="load")
-        page.wait_for_function("window.cnnlessonsDeck && window.cnnlessonsDeck.isReady()", timeout=30_000)
-        assert page.evaluate("window.cnnlessonsDeck.getTotalSlides()") > 3
-        assert page.evaluate("window.cnnlessonsDeck.getIndices().h") == 0
-        page.keyboard.press("ArrowRight")
-        page.wait_for_function("window.cnnlessonsDeck.getIndices().h === 1", timeout=10_000)
-        page.wait_for_function("document.querySelectorAll('mjx-container').length > 0", timeout=30_000)
-        SCREENSHOTS = ROOT / "build" / "screenshots"
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.wait_for_timeout(1000)  # the slide transition, and any late error
-        page.screenshot(path=str(SCREENSHOTS / "deck-offline.png"))
-        assert failed == [] and errors == [], failed + errors
-        context.close()
+        width, height = deck.page.evaluate("[window.cnnlessonsDeck.getConfig().width, window.cnnlessonsDeck.getConfig().height]")
+        assert (width, height) == S.CANVAS
+        total = deck.page.evaluate("window.cnnlessonsDeck.getTotalSlides()")
+        deck.page.screenshot(path=str(SCREENSHOTS / f"deck-{lesson}-00.png"))
+        states = walk(deck, shots=f"deck-{lesson}")
+        visited = [s["h"] for s in states]
+        assert sorted(set(visited)) == list(range(total)), f"visited {sorted(set(visited))} of {total} slides"
+        assert all(b - a in (0, 1) for a, b in zip(visited, visited[1:])), "the right arrow skipped or went back"
+        assert all(s["v"] == 0 for s in states), "a vertical slide"
+        too_big = [s for s in states if s["right"] > width + 1 or s["bottom"] > height + 1 or s["left"] < -1 or s["top"] < -1]
+        assert not too_big, f"{lesson}: slides larger than the {width}x{height} canvas: {too_big[:3]}"
+        fits = {s["h"]: s["fit"] for s in states}
+        assert min(fits.values()) >= MIN_FIT, f"{lesson}: a slide scaled to {min(fits.values())}"
+        assert any(s["notes"] for s in states), f"{lesson}: no speaker notes"
+        assert not deck.errors, deck.errors
+        print(f"{lesson}: {total} slides, {len(states)} key presses, scaled: "
+              f"{sorted(round(f, 2) for f in fits.values() if f < 1)}")
     finally:
-        browser.close()
-        playwright.stop()
+        deck.context.close()
+
+
+def calculator_notebook(folder: Path) -> Path:
+    """A notebook holding the Inception calculator's output as a lesson stores it."""
+    from IPython.core.formatters import DisplayFormatter
+
+    data, metadata = DisplayFormatter().format(InceptionCalculator().widget)
+    assert STATIC_KEY in metadata
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Calculator\n\nMove the sliders."),
+                nbformat.v4.new_code_cell("InceptionCalculator().widget", outputs=[
+                    nbformat.v4.new_output("display_data", data=data, metadata=metadata)])]
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / "calculator.ipynb")
+    return folder / "calculator.ipynb"
+
+
+def drag_calculator(page, root) -> None:
+    """Drag the static calculator's bottleneck slider to the end of its track; the readout must
+    follow, with what the Python calculator gives."""
+    from test_static_widgets import as_dom, drag
+
+    readout = root.locator(".cnnlessons-static-readout")
+    assert readout.inner_html() == as_dom(page, render_html(calculate()))
+    drag(page, root.locator("input[name='bottleneck']"), 512)
+    value = int(root.locator("input[name='bottleneck']").input_value())
+    assert value > 400
+    assert readout.inner_html() == as_dom(page, render_html(calculate(bottleneck=value)))
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_a_copied_deck_folder_works_alone_with_speaker_notes_and_a_static_calculator(browser, tmp_path):
+    """``make slides``'s folder, copied somewhere else on its own (a USB stick): the deck loads
+    from the copy only, the speaker view (S) opens offline and shows the slide's notes, PageDown
+    (a clicker's "next") advances, and the calculator's slider moves its readout."""
+    built = tmp_path / "build" / "slides"
+    build_all_slides([tiny_notebook(tmp_path / "src"), calculator_notebook(tmp_path / "src")], built)
+    stick = tmp_path / "usb" / "slides"
+    shutil.copytree(built, stick)
+    shutil.rmtree(tmp_path / "build")  # nothing left to reach back to
+    deck = Deck(browser, stick / "calculator.slides.html", stick)
+    try:
+        drag_calculator(deck.page, deck.page.locator(".cnnlessons-static[data-widget='inception_calculator']"))
+        deck.page.screenshot(path=str(SCREENSHOTS / "deck-calculator.png"))
+        assert not deck.errors, deck.errors
+    finally:
+        deck.context.close()
+    deck = Deck(browser, stick / "tiny.slides.html", stick)
+    try:
+        page = deck.page
+        page.keyboard.press("PageDown")
+        page.wait_for_function("window.cnnlessonsDeck.getIndices().h === 1", timeout=10_000)
+        page.keyboard.press("PageUp")
+        page.wait_for_function("window.cnnlessonsDeck.getIndices().h === 0", timeout=10_000)
+        with deck.context.expect_page(timeout=30_000) as opened:
+            page.keyboard.press("s")
+        speaker = opened.value
+        speaker.wait_for_load_state()
+        notes = speaker.locator(".speaker-controls-notes .value")
+        speaker.wait_for_function("el => el.textContent.includes('explains the idea at length')", arg=notes.element_handle(),
+                                  timeout=30_000)
+        speaker.screenshot(path=str(SCREENSHOTS / "deck-speaker-view.png"))
+        assert not deck.errors, deck.errors
+    finally:
+        deck.context.close()

@@ -1,6 +1,7 @@
 """The ``cnnlessons`` command line.
 
-    cnnlessons list [--json]                       lessons, their parameters, defaults and presets
+    cnnlessons list [--json]                       lessons, their parameters, defaults and presets,
+                                                   and what each preset changes in the lesson
     cnnlessons run LESSON [-p NAME VALUE ...] [--preset demo|full] [-o OUT.ipynb]
                                                    one papermill run into build/runs/
     cnnlessons sweep LESSON -p NAME V1,V2 ... [--preset P] [--jobs N] [-o DIR]
@@ -9,6 +10,9 @@
     cnnlessons record LESSON                       run the full preset once, store it in data/records/
     cnnlessons doctor                              versions, device, reachable online extras
     cnnlessons execute [NOTEBOOK ...]              re-execute lessons in place at their defaults
+    cnnlessons execute --metadata-only [NOTEBOOK ...]
+                                                   only re-derive what each audience sees (hidden
+                                                   cells, slides) from the tags: no kernel, outputs kept
 
 Parameters are checked against the lesson's specs (``cnnlessons.course.lessons``) before a
 kernel starts: a bad name or value exits with status 2 and writes nothing. A run that fails
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -45,10 +50,31 @@ def _resolve_notebooks(names: list[str]) -> list[Path]:
     return paths
 
 
+def cmd_refresh(notebooks: list[Path]) -> int:
+    """``execute --metadata-only``: ``notebooks.refresh_file`` on each notebook."""
+    from .notebooks import refresh_file
+
+    missing = [shown(p) for p in notebooks if not p.is_file()]
+    if missing:
+        raise UsageError(f"no such notebook: {', '.join(missing)}")
+    failed = []
+    for path in notebooks:
+        try:
+            changed = refresh_file(path)
+        except (RuntimeError, ValueError) as exc:
+            failed.append(path.name)
+            print(f"{shown(path)}: FAILED: {exc}", file=sys.stderr, flush=True)
+            continue
+        print(f"{shown(path)}: {'metadata refreshed' if changed else 'unchanged'}", flush=True)
+    return 1 if failed else 0
+
+
 def cmd_execute(args: argparse.Namespace) -> int:
     from .notebooks import execute, export_figures
 
     notebooks = _resolve_notebooks(args.notebooks)
+    if args.metadata_only:
+        return cmd_refresh(notebooks)
     failed = []
     for path in notebooks:
         start = time.perf_counter()
@@ -84,7 +110,7 @@ def lesson_table(lesson: Lesson) -> dict[str, Any]:
               for name, p in parameters.items()}
     return {"id": lesson.id, "title": lesson.title, "notebook": shown(lesson.notebook),
             "summary": lesson.summary, "parameters": params, "presets": dict(lesson.presets),
-            "problem": problem}
+            "effects": dict(lesson.effects), "problem": problem}
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -104,6 +130,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         for preset, values in table["presets"].items():
             given = " ".join(f"-p {k} {cli_value(v)}" for k, v in values.items())
             print(f"    --preset {preset}: {given or '(the defaults)'}")
+            if table["effects"].get(preset):
+                print(textwrap.fill(table["effects"][preset], width=100, initial_indent=" " * 8,
+                                    subsequent_indent=" " * 8))
         print()
     print("Run one: cnnlessons run LESSON [-p NAME VALUE ...] [--preset NAME]")
     return 0
@@ -155,9 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("execute", help="re-execute lessons in place at their default parameters")
     p.add_argument("notebooks", nargs="*", help="lesson ids or .ipynb paths (default: every lesson)")
     p.add_argument("--quiet", action="store_true", help="no per-cell progress bar")
+    p.add_argument("--metadata-only", action="store_true",
+                   help="do not execute: only re-derive the metadata from the cells' tags (hidden cells, slides); "
+                        "outputs are kept byte for byte")
     p.set_defaults(func=cmd_execute)
 
-    p = sub.add_parser("list", help="the lessons, their parameters, defaults and presets")
+    p = sub.add_parser("list", help="the lessons, their parameters, defaults, presets and what each preset changes")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_list)
 

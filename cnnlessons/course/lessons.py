@@ -45,6 +45,10 @@ class Lesson:
     # Whether a run of the full preset ships in data/records/ (``cnnlessons record``): the
     # lessons whose results need more compute than a student has.
     recorded: bool = False
+    # What each preset changes in the lesson as seen in class: which sections, columns, figures
+    # or seeds differ from the default run (not how long it takes: the bench measures that).
+    # ``cnnlessons list`` and INSTRUCTORS.md show it; every preset has one.
+    effects: dict[str, str] = field(default_factory=dict)
 
     @property
     def notebook(self) -> Path:
@@ -93,6 +97,11 @@ LESSONS: tuple[Lesson, ...] = (
         {"seed": SEED, "device": DEVICE, "steps": Int(min=80, max=100_000)},
         # demo: the tiny CNN's 80 steps instead of 150 (the rest is kernel start-up and imports);
         # full: the same lesson, nothing in it grows with compute
+        effects={
+            "demo": "The tiny CNN trains 80 steps instead of 150: a shorter loss curve; every section and claim is "
+                    "the same.",
+            "full": "The same run as the default: nothing in this lesson grows with compute.",
+        },
         presets={"demo": {"steps": 80}, "full": {}},
     ),
     Lesson(
@@ -103,6 +112,13 @@ LESSONS: tuple[Lesson, ...] = (
         "sqrt(depth); an explorer.",
         {"seed": SEED, "device": DEVICE, "channels": Int(min=1, max=2048), "max_depth": Int(min=6, max=64),
          "n_inits": Int(min=1, max=64), "n_inputs": Int(min=4, max=256)},
+        effects={
+            "demo": "The effective-field study stops at depth 6 (default 12) and averages 2 initialisations x 4 "
+                    "inputs (default 4 x 8): fewer depths on the sqrt(depth) plot, noisier gradient maps. The weight "
+                    "counts, the recurrence and the real networks' fields are unchanged.",
+            "full": "Depths up to 24, averaged over 8 initialisations x 16 inputs: more points for the sqrt(depth) "
+                    "fit and smoother gradient maps.",
+        },
         presets={"demo": {"max_depth": 6, "n_inits": 2, "n_inputs": 4},
                  "full": {"max_depth": 24, "n_inits": 8, "n_inputs": 16}},
     ),
@@ -113,6 +129,11 @@ LESSONS: tuple[Lesson, ...] = (
         "358M checked; cost vs bottleneck width; measured forward time; 1x1 convs as network in network; the "
         "paper's GoogLeNet stage by stage (global average pooling, auxiliary heads) vs AlexNet and VGG-16.",
         {"seed": SEED, "device": DEVICE, "batch_size": Int(min=1, max=256), "repeats": Int(min=1, max=200)},
+        effects={
+            "demo": "Only the timing section changes: 1 image per timed pass, 30 passes (default 4 images, 15 "
+                    "passes). Every count, table and figure is the same.",
+            "full": "The timing section times batches of 32 images, 30 passes (for a GPU). Every count is the same.",
+        },
         presets={"demo": {"batch_size": 2, "repeats": 3}, "full": {"batch_size": 32, "repeats": 25}},
     ),
     Lesson(
@@ -123,6 +144,12 @@ LESSONS: tuple[Lesson, ...] = (
         {"seed": SEED, "device": DEVICE, "depths": IntList(item=Int(min=8, max=110), min_len=2),
          "steps": Int(min=10, max=100_000), "train_images": Int(min=100, max=1_000_000),
          "seeds": IntList(item=Int(min=0)), "require_convergence": Bool()},
+        effects={
+            "demo": "One seed (seed 1) instead of two: the degradation curves and table show one run per net and no "
+                    "seed spread. Still early training, as at the default; the recorded run is shown either way.",
+            "full": "4,700 steps on 40,000 images, 3 seeds, convergence required: the at-convergence claims are "
+                    "asserted, not skipped (the run recorded in data/records/).",
+        },
         presets={"demo": {"seeds": [1]},  # one seed instead of two: half the default time
                  # the paper's recipe to convergence (about 15 epochs) on a task the shallow net cannot
                  # memorise: the at-convergence claims are asserted, and fail if a run has not converged
@@ -137,6 +164,13 @@ LESSONS: tuple[Lesson, ...] = (
         {"seed": SEED, "device": DEVICE, "depths": IntList(item=Int(min=8, max=110)),
          "steps": Int(min=10, max=100_000), "seeds": IntList(item=Int(min=0)), "batch_size": Int(min=1, max=1024)},
         # demo: one seed, 100 steps (the claims about the first 150 steps are skipped there)
+        effects={
+            "demo": "Gradient norms for depth 32 only (default 8 and 32); the training runs take 100 steps (default "
+                    "150) on one seed: no seed spread in the zero-init, ablation and SE tables, and the claims about "
+                    "step 150 are skipped.",
+            "full": "600 steps on 3 seeds, gradient norms for depths 8, 32 and 56 (the run recorded in "
+                    "data/records/).",
+        },
         presets={"demo": {"steps": 100, "seeds": [0], "depths": [32]},
                  "full": {"steps": 600, "seeds": [0, 1, 2], "depths": [8, 32, 56]}},
         recorded=True,
@@ -154,6 +188,13 @@ LESSONS: tuple[Lesson, ...] = (
          "dataset": ChoiceOrPath(choices=("offline", "similar", "digits", "cifar10", "flowers102", "oxford_pets")),
          "labels_per_class": IntList(item=Int(min=1, max=100)), "all_labels": Bool(), "epochs": Int(min=1, max=500),
          "seeds": IntList(item=Int(min=0), min_len=2)},
+        effects={
+            "demo": "No 'lots of data' column (all_labels False) and 2 seeds instead of 3: the strategy table and "
+                    "plots have the 5-labels-per-class column only, and the computed decision rule fills only its "
+                    "'little data' cells. The recorded run still shows all columns.",
+            "full": "5, 20 and 50 labels per class, 25 epochs, 3 seeds: every strategy trained until it fits its "
+                    "images (the run recorded in data/records/).",
+        },
         presets={"demo": {"all_labels": False, "seeds": [0, 1]},  # no "lots of data" column: half the time
                  # every strategy trained until it fits its training images, on three seeds
                  "full": {"labels_per_class": [5, 20, 50], "epochs": 25, "seeds": [0, 1, 2]}},
@@ -169,6 +210,12 @@ LESSONS: tuple[Lesson, ...] = (
         {"seed": SEED, "device": DEVICE, "input_size": Int(min=64, max=512), "zoo": Choice(choices=("live", "shipped"))},
         # demo: the zoo table shipped with the course (make zoo-table; the tests check it against a
         # live measurement) instead of measuring all 80 models, most of the default's time
+        effects={
+            "demo": "The zoo table is the one shipped with the course (make zoo-table) instead of measuring all 80 "
+                    "torchvision models now: the same columns and plot, numbers from when it was recorded.",
+            "full": "The course's networks counted on 320x320 images instead of 224x224: multiply-adds grow with the "
+                    "image's area, so they no longer match the published figures (made at 224).",
+        },
         presets={"demo": {"zoo": "shipped"}, "full": {"input_size": 320}},
     ),
 )

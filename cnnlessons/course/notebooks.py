@@ -4,7 +4,11 @@
 place only when every cell succeeded (the run goes to a temporary file first, so a failure
 leaves the committed notebook untouched). It then strips what changes from run to run
 (papermill's timestamps and durations, nbclient's execution times, random widget ids), so
-re-executing an unchanged notebook leaves ``git status`` clean.
+re-executing an unchanged notebook leaves ``git status`` clean, and derives from the cells'
+tags what each audience sees (``refresh_metadata``: JupyterLab's collapsed cells, the slide
+structure, RISE's settings). ``refresh_file(notebook)`` applies only that last step to a
+committed notebook, without executing it (``cnnlessons execute --metadata-only``): its outputs
+stay byte for byte as they were.
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..io import atomic_path, atomic_write_bytes
+from ..io import atomic_path, atomic_write_bytes, atomic_write_text
 
 VOLATILE_CELL_METADATA = ("papermill", "execution", "ExecuteTime", "collapsed", "scrolled")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -79,8 +83,7 @@ def execute(notebook: str | os.PathLike, output: str | os.PathLike | None = None
             )
         except Exception:
             if keep_failed is not None and tmp.is_file() and tmp.stat().st_size:
-                Path(keep_failed).parent.mkdir(parents=True, exist_ok=True)
-                Path(keep_failed).write_text(dumps(clean(json.loads(tmp.read_text()))))
+                atomic_write_text(keep_failed, dumps(clean(json.loads(tmp.read_text()))))
             raise
         tmp.write_text(dumps(clean(json.loads(tmp.read_text()))))
     return output
@@ -88,21 +91,42 @@ def execute(notebook: str | os.PathLike, output: str | os.PathLike | None = None
 
 # The RISE slideshow (jupyterlab-rise, Alt+R in JupyterLab) of a lesson: the "white" theme, whose
 # fonts RISE bundles (its default theme, "simple", fetches fonts from Google: nothing offline), and
-# slides that scroll when an output is taller than the screen. A lesson's own "rise" metadata wins.
+# slides that scroll when an output is taller than the screen (RISE shows each cell whole, code
+# included, where the decks cut and scale). A lesson's own "rise" metadata wins.
 RISE_SETTINGS = {"theme": "white", "scroll": True}
+
+
+def refresh_metadata(nb: dict) -> dict:
+    """A copy of ``nb`` whose metadata says what each audience sees, derived from the cells'
+    tags and content and nothing else, so every lesson follows the same rules:
+
+    - JupyterLab's collapsed source and outputs (``cnnlessons.course.tags.apply_view_metadata``:
+      ``remove-cell``, ``remove-input``);
+    - the slide structure that the decks and RISE read (``cnnlessons.course.slides``);
+    - RISE's settings (``RISE_SETTINGS``, unless the lesson has its own);
+    - no run-to-run volatile cell metadata (``VOLATILE_CELL_METADATA``).
+
+    Cells' sources and outputs are not touched."""
+    from .slides import add_slide_metadata
+    from .tags import apply_view_metadata
+
+    nb = add_slide_metadata(nb)
+    for cell in nb.get("cells", []):
+        apply_view_metadata(cell)
+        meta = cell.get("metadata", {})
+        for key in VOLATILE_CELL_METADATA:
+            meta.pop(key, None)
+    nb.setdefault("metadata", {}).setdefault("rise", dict(RISE_SETTINGS))
+    return nb
 
 
 def clean(nb: dict) -> dict:
     """Drop run-to-run volatile metadata (papermill's, nbclient's, the Python patch version),
-    merge split stream outputs, give widgets deterministic ids, and give every cell reveal.js
-    slide metadata (``cnnlessons.course.slides``) so each lesson is also a slide deck, with RISE
-    settings that work offline (``RISE_SETTINGS``)."""
+    merge split stream outputs, give widgets deterministic ids, and derive what each audience
+    sees from the cells' tags (``refresh_metadata``)."""
     import nbformat
     from nbconvert.preprocessors import CoalesceStreamsPreprocessor  # merges split prints
 
-    from .slides import add_slide_metadata
-
-    nb = add_slide_metadata(nb)
     node, _ = CoalesceStreamsPreprocessor().preprocess(nbformat.from_dict(nb), {})
     nb = json.loads(json.dumps(node))
     for cell in nb.get("cells", []):  # stored as Jupyter stores text: a list of lines
@@ -111,12 +135,30 @@ def clean(nb: dict) -> dict:
                 out["text"] = "".join(out["text"]).splitlines(keepends=True)
     nb.get("metadata", {}).pop("papermill", None)
     nb.get("metadata", {}).get("language_info", {}).pop("version", None)
-    nb.setdefault("metadata", {}).setdefault("rise", dict(RISE_SETTINGS))
-    for cell in nb.get("cells", []):
-        meta = cell.get("metadata", {})
-        for key in VOLATILE_CELL_METADATA:
-            meta.pop(key, None)
-    return _stable_widget_ids(nb)
+    return _stable_widget_ids(refresh_metadata(nb))
+
+
+def refresh_file(notebook: str | os.PathLike) -> bool:
+    """Apply ``refresh_metadata`` to a committed notebook in place, without executing it
+    (atomically; nothing is written when nothing changes). Returns whether it changed.
+
+    Raises ``RuntimeError`` if the result would differ anywhere but in metadata (a cell's
+    source or outputs, or the cells' order): metadata-only means exactly that."""
+    path = Path(notebook)
+    before = path.read_text(encoding="utf-8")
+    nb = json.loads(before)
+    after = refresh_metadata(nb)
+
+    def content(book: dict) -> list:
+        return [(c.get("cell_type"), c.get("source"), c.get("outputs"), c.get("execution_count"))
+                for c in book.get("cells", [])]
+    if content(after) != content(nb):
+        raise RuntimeError(f"{path.name}: refreshing the metadata would change a cell's content; nothing written")
+    text = dumps(after)
+    if text == before:
+        return False
+    atomic_write_text(path, text)
+    return True
 
 
 def _stable_widget_ids(nb: dict) -> dict:

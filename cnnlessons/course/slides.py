@@ -1,211 +1,318 @@
-"""Instructor mode: every lesson is also a reveal.js slide deck.
+"""A lesson's slide structure: which cells open a slide, which are builds, notes or skipped,
+and what of each cell a slide shows. One rule for every lesson, from the cells' content and
+their tags (``cnnlessons.course.tags``), so it works on whatever a lesson becomes.
 
-``add_slide_metadata(nb)`` gives each cell of a notebook (a dict, as read with ``json``) the
-``slideshow.slide_type`` that Jupyter and ``jupyter nbconvert --to slides`` read:
+``add_slide_metadata(nb)`` writes the structure into the notebook as nbconvert's and RISE's
+``metadata.slideshow.slide_type``; ``cnnlessons execute`` applies it on every execution (via
+``cnnlessons.course.notebooks.clean``), and the decks (``cnnlessons.course.decks``) apply the same
+function, so the reveal.js decks and a RISE slideshow have the same slides. The rule:
 
-- a markdown cell opening with a ``#`` or ``##`` heading starts a new ``"slide"``;
-- one opening with a ``###`` heading starts a ``"subslide"`` (reveal.js: the next slide down);
-- papermill's ``injected-parameters`` cell is ``"skip"`` (a run's detail, not lesson content);
-- every other cell continues the current slide (``"-"``), except that a markdown cell starts a
-  ``"subslide"`` when the slide so far is already taller than ``SLIDE_BUDGET`` lines (estimated
-  from its sources and outputs: a figure counts ``FIGURE_LINES``), so no slide runs on for pages;
-- the first visible cell always starts a slide.
+- **Skipped** (``skip``): ``remove-cell`` and ``slide-skip`` cells, papermill's injected
+  parameters, and code cells that show nothing on a slide (no output, and not ``live``).
+- **Notes** (``notes``): a markdown cell tagged ``slide-notes``, or one with nothing that stays on a
+  slide (below): it goes to the speaker notes (reveal.js: S opens the speaker view).
+- **A new slide** (``slide``): a ``#``, ``##`` or ``###`` heading, a ``slide-new`` cell, the first
+  shown cell, and any cell that would not fit on the current slide (estimated heights on the
+  ``CANVAS``, ``estimated_height``). Every slide is horizontal (no vertical sub-slides), so the
+  right arrow, the space bar and a presentation clicker's "next" visit every slide in order.
+- **A build** (``fragment``): a ``slide-fragment`` cell, and the first shown cell after a
+  prediction cell (a code cell assigning ``...``, the student's guess; see
+  ``cnnlessons.exercises.reveal``): the answer appears on the next key press, after the question.
+- Everything else continues the current slide (``-``).
 
-A cell that already has ``slideshow`` metadata (set by hand, e.g. in JupyterLab's property
-inspector) keeps it: that is how a cell opts out. The rule is deterministic and idempotent, so
-``cnnlessons.course.notebooks.clean`` can apply it on every execution.
+What a slide shows of a cell (``split_markdown``, applied by the decks; RISE shows whole cells):
+a markdown cell keeps its headings, short paragraphs (up to ``SHORT`` characters, or
+``QUESTION`` for a question), lists of short items (a long item keeps its bold lead),
+formulas, tables, images and code blocks; long paragraphs go to the speaker notes.
+``slide-keep`` keeps a cell whole. A code cell shows its outputs, and its code only when
+tagged ``live``.
 
-``build_slides(notebook, out_dir)`` converts one notebook to ``out_dir/<stem>.slides.html`` with
-nbconvert's slides exporter and a template (``templates/deck.html.j2``) that loads reveal.js, jQuery,
-require.js, MathJax 3 and the widget bundle from vendored copies (``static/vendor/``, copied to
-``out_dir/_vendor/``), never from a CDN: a deck opened from a file with no network still works
-(arrow keys move between slides). ``python -m cnnlessons.course.slides`` builds every lesson's deck
-into ``build/slides/`` (``make slides``); ``make book`` puts them in the website too.
+Tags replace the old hand-set ``slideshow`` metadata: the rule always recomputes it, so a
+change to the rule reaches every lesson with ``cnnlessons execute --metadata-only``.
 """
 from __future__ import annotations
 
+import ast
+import base64
 import copy
-import json
-import logging
 import math
-import os
 import re
-import shutil
-import sys
-from pathlib import Path
-from typing import Any, Iterable
+import struct
+from typing import Iterator
 
-from ..io import atomic_path
-from ..paths import build_dir
+from . import tags as T
+from .slide_text import HEADING_LINE, markdown_blocks, split_markdown, visible_length
 
-SLIDES_DIR = build_dir() / "slides"
-SLIDE_BUDGET = 28   # estimated lines that fit on one slide before a markdown cell starts a subslide
-FIGURE_LINES = 14   # a figure output, in lines
-LINE_WIDTH = 90     # characters per line when estimating wrapped text
-OUTPUT_LINES_CAP = 20
+CANVAS = (1280, 720)   # reveal.js's canvas (px): 16:9, scaled to the screen
+BUDGET = 650           # the height (px) a slide's content may fill: the canvas less its margins
+MAX_TABLE_ROWS = 10    # body rows a slide shows of a table longer by more than two (the notebook keeps all)
+MAX_OUTPUT_LINES = 12  # lines a slide shows of a longer printed output
+FIGURE_BOX = (1200, 480)  # px: a figure is scaled (up or down) to fit this box
+CHARS_PER_LINE = 88    # text at the decks' font size, on the canvas's width
+CODE_CHARS_PER_LINE = 100  # printed output and code at the decks' font size
+LINE = 34              # px per line of text
+CODE_LINE = 26         # px per line of code or printed output
+ROW = 36               # px per table row
+HEADING = {1: 70, 2: 62, 3: 54}  # px per heading (with its margin); smaller ones: a line of text
+GAP = 14               # px between blocks
 
-_HEADING = re.compile(r"^(#{1,6})\s+\S")
+SLIDE, CONTINUE, FRAGMENT, NOTES, SKIP = "slide", "-", "fragment", "notes", "skip"
 
 
-def _source(cell: dict) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else source
+def source(cell: dict) -> str:
+    text = cell.get("source", "")
+    return "".join(text) if isinstance(text, list) else text
 
 
 def heading_level(cell: dict) -> int | None:
     """The level of the heading a markdown cell opens with (``## Title`` -> 2), else ``None``."""
     if cell.get("cell_type") != "markdown":
         return None
-    first = next((line for line in _source(cell).splitlines() if line.strip()), "")
-    match = _HEADING.match(first.strip())
+    first = next((line for line in source(cell).splitlines() if line.strip()), "")
+    match = HEADING_LINE.match(first.strip())
     return len(match.group(1)) if match else None
 
 
-def _text_lines(text: str) -> int:
-    return sum(max(1, math.ceil(len(line) / LINE_WIDTH)) for line in text.splitlines())
+def slide_markdown(cell: dict) -> tuple[str, str]:
+    """``split_markdown`` of a markdown cell, honouring ``slide-keep`` (all on the slide) and
+    ``slide-notes`` (all in the notes)."""
+    text = source(cell)
+    found = T.tags(cell)
+    if T.SLIDE_NOTES in found:
+        return "", text
+    if T.SLIDE_KEEP in found:
+        return text, ""
+    return split_markdown(text)
 
 
-def estimated_lines(cell: dict) -> int:
-    """Roughly how many lines of a slide ``cell`` fills: its source, plus (for code) its text
-    outputs (capped at ``OUTPUT_LINES_CAP`` each), ``FIGURE_LINES`` per image and the rows of
-    HTML tables."""
-    lines = _text_lines(_source(cell))
+# ----------------------------------------------------------------------------- cells
+
+def _data(output: dict, key: str) -> str:
+    value = output.get("data", {}).get(key, "")
+    return "".join(value) if isinstance(value, list) else value
+
+
+def shown_outputs(cell: dict) -> list[dict]:
+    """The outputs a slide shows (all of them but empty ones), for a code cell."""
+    if cell.get("cell_type") != "code" or T.REMOVE_CELL in T.tags(cell):
+        return []
+    shown = []
     for output in cell.get("outputs", []):
-        data = output.get("data", {})
         if output.get("output_type") == "stream":
-            lines += min(OUTPUT_LINES_CAP, _text_lines("".join(output.get("text", ""))))
-        elif any(key.startswith("image/") for key in data):
-            lines += FIGURE_LINES
-        elif "text/html" in data:
-            lines += min(OUTPUT_LINES_CAP, max(1, "".join(data["text/html"]).count("<tr")))
-        elif "text/plain" in data:
-            lines += min(OUTPUT_LINES_CAP, _text_lines("".join(data["text/plain"])))
-    return lines
+            if "".join(output.get("text", "")).strip():
+                shown.append(output)
+        elif output.get("output_type") in ("display_data", "execute_result", "error"):
+            shown.append(output)
+    return shown
 
 
-def auto_slide_type(cell: dict, lines_so_far: int) -> str:
-    """The slide type the rule above gives ``cell`` when the current (sub)slide holds
-    ``lines_so_far`` estimated lines."""
-    if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
-        return "skip"
-    level = heading_level(cell)
-    if level is not None and level <= 2:
-        return "slide"
-    if level == 3:
-        return "subslide"
-    if cell.get("cell_type") == "markdown" and lines_so_far > SLIDE_BUDGET:
-        return "subslide"
-    return "-"
+def is_prediction(cell: dict) -> bool:
+    """A code cell where the student writes a guess: it assigns ``...`` (the placeholder that
+    ``cnnlessons.exercises.reveal`` reads as "no prediction made")."""
+    if cell.get("cell_type") != "code":
+        return False
+    try:
+        tree = ast.parse(source(cell))
+    except SyntaxError:
+        return False
+    return any(isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and node.value.value is ...
+               for node in tree.body)
+
+
+def role(cell: dict) -> str:
+    """``skip``, ``notes`` or ``shown`` (on a slide), from the cell's tags and content."""
+    found = T.tags(cell)
+    if found & {T.REMOVE_CELL, T.SLIDE_SKIP, "injected-parameters"}:
+        return SKIP
+    if cell.get("cell_type") == "markdown":
+        if T.SLIDE_NOTES in found:
+            return NOTES
+        return "shown" if slide_markdown(cell)[0].strip() else NOTES
+    if cell.get("cell_type") == "code":
+        return "shown" if shown_outputs(cell) or not T.code_hidden(cell) else SKIP
+    return SKIP  # raw cells
+
+
+def image_size(output: dict) -> tuple[float, float] | None:
+    """Natural ``(width, height)`` of an image output (PNG header or SVG attributes), if known."""
+    data = output.get("data", {})
+    if "image/png" in data:
+        try:
+            head = base64.b64decode(_data(output, "image/png")[:44])
+            return tuple(float(v) for v in struct.unpack(">II", head[16:24]))  # type: ignore[return-value]
+        except (ValueError, struct.error):
+            return None
+    if "image/svg+xml" in data:
+        svg = _data(output, "image/svg+xml")[:2000]
+        box = re.search(r'viewBox="[\d.\-]+[ ,]+[\d.\-]+[ ,]+([\d.]+)[ ,]+([\d.]+)"', svg)
+        if box:
+            return float(box.group(1)), float(box.group(2))
+        size = re.search(r'width="([\d.]+)(?:pt|px)?"\s+height="([\d.]+)(?:pt|px)?"', svg)
+        return (float(size.group(1)), float(size.group(2))) if size else None
+    return None
+
+
+def figure_size(output: dict, box: tuple[int, int] = FIGURE_BOX) -> tuple[int, int]:
+    """The size (px) a slide gives an image output: scaled up or down to fit ``box``."""
+    natural = image_size(output) or (4.0, 3.0)
+    scale = min(box[0] / natural[0], box[1] / natural[1])
+    return round(natural[0] * scale), round(natural[1] * scale)
+
+
+def shown_rows(rows: int) -> int:
+    """How many rows a slide gives a table of ``rows`` body rows: all, up to two more than
+    ``MAX_TABLE_ROWS``; else ``MAX_TABLE_ROWS`` and a line saying how many more there are."""
+    return rows if rows <= MAX_TABLE_ROWS + 2 else MAX_TABLE_ROWS + 1
+
+
+def table_rows(html: str) -> int:
+    """Body rows of the (first) table in an HTML fragment."""
+    return max(0, html.count("<tr") - html.count("<thead"))
+
+
+def _text_height(text: str, line: int = LINE, chars: int = CHARS_PER_LINE) -> int:
+    return sum(max(1, math.ceil(visible_length(part) / chars)) for part in text.splitlines() if part.strip()) * line
+
+
+def markdown_height(text: str) -> int:
+    """Estimated height (px) of markdown on a slide."""
+    height = 0
+    for block in markdown_blocks(text):
+        if block.kind == "heading":
+            level = len(block.text) - len(block.text.lstrip("#"))
+            height += HEADING.get(level, LINE)
+        elif block.kind == "table":
+            height += ROW * max(1, block.text.count("\n"))
+        elif block.kind == "math":
+            height += 64 * (1 + block.text.count("\\\\"))
+        elif block.kind == "code":
+            height += CODE_LINE * (block.text.count("\n") + 1)
+        else:
+            height += _text_height(block.text)
+        height += GAP
+    return height
+
+
+def output_height(output: dict, keep: bool = False) -> int:
+    """Estimated height (px) of one output on a slide (tables and printed text as cut by the
+    decks, unless ``keep``)."""
+    data = output.get("data", {})
+    if output.get("output_type") == "stream":
+        lines = "".join(output.get("text", "")).rstrip("\n").split("\n")
+        lines = lines if keep else lines[:MAX_OUTPUT_LINES]
+        return CODE_LINE * sum(max(1, math.ceil(len(line) / CODE_CHARS_PER_LINE)) for line in lines) + GAP
+    if "application/vnd.jupyter.widget-view+json" in data:
+        return 260
+    if "image/png" in data or "image/svg+xml" in data:
+        return figure_size(output)[1] + GAP
+    if "text/html" in data:
+        html = _data(output, "text/html")
+        if "<details" in html:
+            return LINE + GAP  # folded on slides
+        rows = table_rows(html)
+        if rows:
+            return ROW * (1 + (rows if keep else shown_rows(rows))) + (LINE if "<caption" in html else 0) + GAP
+        return _text_height(re.sub(r"<[^>]+>", " ", html)) + GAP
+    if "text/markdown" in data:
+        return markdown_height(_data(output, "text/markdown"))
+    if "text/latex" in data:
+        return 64 + GAP
+    return _text_height(_data(output, "text/plain"), CODE_LINE) + GAP
+
+
+def estimated_height(cell: dict) -> int:
+    """Roughly how many pixels of a slide ``cell`` fills, as the decks show it."""
+    if cell.get("cell_type") == "markdown":
+        return markdown_height(slide_markdown(cell)[0])
+    keep = T.SLIDE_KEEP in T.tags(cell)
+    height = 0 if T.code_hidden(cell) else CODE_LINE * (source(cell).count("\n") + 1) + 2 * GAP
+    return height + sum(output_height(o, keep) for o in shown_outputs(cell))
+
+
+# ----------------------------------------------------------------------------- structure
+
+def slide_types(nb: dict) -> list[str]:
+    """The slide type of every cell of ``nb`` (see the module docstring for the rule)."""
+    kinds: list[str] = []
+    used = 0            # estimated px on the current slide
+    started = False     # a slide has been opened
+    after_guess = False  # the last shown cell was a prediction: the next one is its answer
+    for cell in nb.get("cells", []):
+        found = T.tags(cell)
+        guess = is_prediction(cell)
+        kind = role(cell)
+        if kind != "shown":
+            kinds.append(kind)
+            after_guess = after_guess or guess
+            continue
+        height = estimated_height(cell)
+        level = heading_level(cell)
+        if not started or (level is not None and level <= 3) or T.SLIDE_NEW in found:
+            kind, used = SLIDE, height
+        elif used + height > BUDGET and used > 0:
+            kind, used = SLIDE, height + LINE  # a continuation slide repeats its section's title
+        elif T.SLIDE_FRAGMENT in found or after_guess:
+            kind, used = FRAGMENT, used + height
+        else:
+            kind, used = CONTINUE, used + height
+        started = True
+        after_guess = guess
+        kinds.append(kind)
+    return kinds
 
 
 def add_slide_metadata(nb: dict) -> dict:
-    """A copy of notebook ``nb`` in which every cell has ``metadata.slideshow.slide_type``
-    (see the module docstring for the rule); cells that already had one keep it."""
+    """A copy of notebook ``nb`` in which every cell's ``metadata.slideshow.slide_type`` is
+    what ``slide_types`` gives it (hand-set values are replaced: tags are the way to override)."""
     nb = copy.deepcopy(nb)
-    lines = 0
-    seen_visible = False
-    for cell in nb.get("cells", []):
-        meta = cell.setdefault("metadata", {})
-        if "slideshow" in meta:  # a choice made by hand: keep it
-            slide_type = meta["slideshow"].get("slide_type", "-")
-        else:
-            slide_type = auto_slide_type(cell, lines)
-            if not seen_visible and slide_type not in ("skip", "notes"):
-                slide_type = "slide"
-            meta["slideshow"] = {"slide_type": slide_type}
-        if slide_type in ("skip", "notes"):
-            continue
-        seen_visible = True
-        lines = estimated_lines(cell) + (0 if slide_type in ("slide", "subslide") else lines)
+    for cell, kind in zip(nb.get("cells", []), slide_types(nb)):
+        cell.setdefault("metadata", {})["slideshow"] = {"slide_type": kind}
     return nb
 
 
-STATIC = Path(__file__).resolve().parent / "static"
-VENDOR = STATIC / "vendor"  # reveal.js, jQuery, require.js, MathJax 3, the widget bundle (book/vendor.sh)
-DECK_TEMPLATE = Path(__file__).resolve().parent / "templates" / "deck.html.j2"
-DECK_VENDOR = "_vendor"  # where a deck folder keeps its copy of VENDOR
+def slides_of(nb: dict) -> Iterator[list[int]]:
+    """The cell indices of each slide of ``nb`` (after ``add_slide_metadata``), shown cells only."""
+    current: list[int] = []
+    for index, cell in enumerate(nb.get("cells", [])):
+        kind = cell.get("metadata", {}).get("slideshow", {}).get("slide_type", CONTINUE)
+        if kind in (SKIP, NOTES):
+            continue
+        if kind == SLIDE and current:
+            yield current
+            current = []
+        current.append(index)
+    if current:
+        yield current
 
 
-def build_slides(notebook: str | os.PathLike, out_dir: str | os.PathLike = SLIDES_DIR, *,
-                 vendor_url: str | None = None) -> Path:
-    """Convert ``notebook`` to a reveal.js deck ``out_dir/<stem>.slides.html`` and return its path."""
-    return build_all_slides([notebook], out_dir, vendor_url=vendor_url)[0]
-
-
-def copy_vendor(out_dir: str | os.PathLike) -> Path:
-    """Copy the vendored JavaScript into ``out_dir/_vendor/`` (replacing an older copy)."""
-    target = Path(out_dir) / DECK_VENDOR
-    shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(VENDOR, target)
-    return target
-
-
-def build_all_slides(notebooks: Iterable[str | os.PathLike], out_dir: str | os.PathLike = SLIDES_DIR, *,
-                     vendor_url: str | None = None) -> list[Path]:
-    """Convert several notebooks to reveal.js decks in ``out_dir`` that work with no network.
-
-    Every script and style sheet a deck loads (reveal.js, jQuery, require.js, MathJax, the widget
-    bundle) comes from ``vendor_url``, a URL relative to the deck; by default the decks share a
-    copy of the vendored files in ``out_dir/_vendor/`` (the website passes its own
-    ``../_static/vendor``). Slide metadata is added where a cell lacks it (in a copy: the notebook
-    itself is not touched); prompts are hidden and long slides scroll. Each deck is written
-    atomically. Raises ``RuntimeError`` naming the notebook if a conversion fails.
-    """
-    from nbconvert import SlidesExporter
-    from nbformat import reads
-
-    notebooks = [Path(nb).resolve() for nb in notebooks]
-    out_dir = Path(out_dir)
-    if not notebooks:
-        return []
-    stems = [nb.stem for nb in notebooks]
-    if len(set(stems)) != len(stems):
-        raise ValueError(f"notebook names must be distinct; got {stems}")
-    if vendor_url is None:
-        copy_vendor(out_dir)
-        vendor_url = DECK_VENDOR
-    exporter = SlidesExporter(
-        template_file=str(DECK_TEMPLATE), reveal_url_prefix=f"{vendor_url}/reveal.js", reveal_theme="simple",
-        reveal_scroll=True, jquery_url=f"{vendor_url}/jquery/jquery.min.js",
-        require_js_url=f"{vendor_url}/requirejs/require.js",
-        widget_renderer_url=f"{vendor_url}/html-manager/embed-amd.js",
-        exclude_input_prompt=True, exclude_output_prompt=True)
-    # nbconvert warns about figures without alt text on every deck (matplotlib's PNGs have none):
-    # keep the console for errors.
-    exporter.log = logging.getLogger("cnnlessons.slides")
-    exporter.log.setLevel(logging.ERROR)
-    decks = []
-    for nb in notebooks:
-        data = add_slide_metadata(json.loads(nb.read_text()))
-        try:
-            body, _ = exporter.from_notebook_node(
-                reads(json.dumps(data), as_version=4),
-                resources={"metadata": {"name": nb.stem}, "cnnlessons_vendor": vendor_url})
-        except Exception as exc:
-            raise RuntimeError(f"converting {nb.name} to slides failed: {type(exc).__name__}: {exc}") from exc
-        with atomic_path(out_dir / f"{nb.stem}.slides.html") as target:
-            target.write_text(body, encoding="utf-8")
-            target.chmod(0o644)  # mkstemp makes files private; a deck is for sharing
-        decks.append(out_dir / f"{nb.stem}.slides.html")
-    return decks
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m cnnlessons.course.slides [NOTEBOOK ...]``: decks of the given notebooks (default:
-    every lesson that has a notebook) into ``build/slides/``."""
-    import argparse
-
-    from .lessons import all_lessons
-
-    parser = argparse.ArgumentParser(prog="python -m cnnlessons.course.slides", description=main.__doc__)
-    parser.add_argument("notebooks", nargs="*", help=".ipynb files (default: every lesson)")
-    parser.add_argument("-o", "--output-dir", default=str(SLIDES_DIR), help="where the decks go")
-    args = parser.parse_args(argv)
-    notebooks = args.notebooks or [lesson.notebook for lesson in all_lessons() if lesson.notebook.is_file()]
-    for deck in build_all_slides(notebooks, args.output_dir):
-        print(f"wrote {deck}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def split_tall_cells(nb: dict) -> dict:
+    """A copy of ``nb`` in which a code cell whose outputs do not fit on one slide is split in
+    several, one slide's worth of outputs each (the later parts tagged ``slide-new``, with no
+    code shown). The decks use it before ``add_slide_metadata``; RISE shows a cell whole."""
+    nb = copy.deepcopy(nb)
+    cells = []
+    for cell in nb.get("cells", []):
+        outputs = shown_outputs(cell)
+        if role(cell) != "shown" or len(outputs) < 2:
+            cells.append(cell)
+            continue
+        keep = T.SLIDE_KEEP in T.tags(cell)
+        chunks: list[list[dict]] = [[]]
+        used = estimated_height({**cell, "outputs": []})
+        for output in outputs:
+            height = output_height(output, keep)
+            if chunks[-1] and used + height > BUDGET:
+                chunks.append([])
+                used = LINE
+            chunks[-1].append(output)
+            used += height
+        for i, chunk in enumerate(chunks):
+            part = copy.deepcopy({**cell, "outputs": chunk})
+            if i:
+                part["source"] = ""
+                part["metadata"]["tags"] = sorted((T.tags(cell) - {T.LIVE, T.SLIDE_FRAGMENT}) | {T.SLIDE_NEW})
+                if "id" in cell:
+                    part["id"] = f"{cell['id']}-{i}"
+            cells.append(part)
+    nb["cells"] = cells
+    return nb

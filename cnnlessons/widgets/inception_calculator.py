@@ -4,6 +4,10 @@ multiply-add bars and the output depth out.
 The logic is ``calculate(...)`` (plain numbers, from ``cnnlessons.models.inception.branch_costs``)
 and ``render_html(...)`` (the bars as HTML); ``InceptionCalculator`` only wires sliders to
 them. ``plot_branch_costs`` draws the same bars with matplotlib for a static figure.
+
+Where no kernel runs (the website, the slide decks), ``js/inception_calculator.js`` is the
+same calculator in JavaScript (``cnnlessons.widgets.static``): ``render_html`` rounds with
+integer arithmetic so that both give the same text to the character.
 """
 from __future__ import annotations
 
@@ -40,22 +44,30 @@ def calculate(in_channels: int = 256, c1x1: int = 128, c3x3: int = 192, c5x5: in
     return Calculation(chosen, naive, bottleneck)
 
 
+def _millions(n: int) -> str:
+    """``n`` in millions with one decimal, rounded half up (exact integer arithmetic)."""
+    tenths = (n + 50_000) // 100_000
+    return f"{tenths // 10:,}.{tenths % 10}"
+
+
 def render_html(calc: Calculation, width_px: int = 360) -> str:
     """Per-branch bars (chosen module; bar lengths relative to the naive module's largest
-    branch), the totals and the output depth, as an HTML fragment."""
+    branch), the totals and the output depth, as an HTML fragment. Every rounding is half up
+    on exact integers, as the JavaScript copy does it."""
     scale = max(calc.naive.branch_macs().values())
     rows = []
     chosen, naive = calc.chosen.branch_macs(), calc.naive.branch_macs()
     for branch in BRANCHES:
-        px = round(width_px * chosen[branch] / scale)
+        px = (2 * width_px * chosen[branch] + scale) // (2 * scale)
         rows.append(
             f"<tr><td>{branch}</td><td><div style='background:{COLORS[branch]};width:{px}px;height:14px'></div></td>"
-            f"<td style='text-align:right'>{chosen[branch] / 1e6:,.1f} M</td>"
-            f"<td style='text-align:right;color:#777'>naive {naive[branch] / 1e6:,.1f} M</td>"
+            f"<td style='text-align:right'>{_millions(chosen[branch])} M</td>"
+            f"<td style='text-align:right;color:#777'>naive {_millions(naive[branch])} M</td>"
             f"<td style='text-align:right'>+{calc.chosen.depths[branch]} ch</td></tr>")
     label = "no bottleneck" if calc.bottleneck is None else f"bottleneck {calc.bottleneck}"
+    permille = (2000 * calc.chosen.macs + calc.naive.macs) // (2 * calc.naive.macs)
     summary = (f"<p><b>{label}</b>: {calc.chosen.macs:,} multiply-adds "
-               f"({calc.saving:.1%} of the naive {calc.naive.macs:,}); "
+               f"({permille // 10}.{permille % 10}% of the naive {calc.naive.macs:,}); "
                f"{calc.chosen.params:,} parameters; output depth <b>{calc.chosen.out_channels}</b> "
                f"(naive {calc.naive.out_channels})</p>")
     return f"<table>{''.join(rows)}</table>{summary}"
@@ -81,9 +93,13 @@ def plot_branch_costs(costs: Mapping[str, InceptionCost], ax: Any = None) -> Any
     return ax
 
 
+LIMITS = {"in_channels": (1, 1024), "size": (1, 112), "c1x1": (1, 512), "c3x3": (1, 512),
+          "c5x5": (1, 512), "bottleneck": (0, 512)}  # the sliders' ranges (the JavaScript copy has the same)
+
+
 class InceptionCalculator:
     """Sliders for the input depth, map size, branch widths and bottleneck (0 = none);
-    ``widget`` is the box to display."""
+    ``widget`` is the box to display (with a static copy for pages without a kernel)."""
 
     def __init__(self, **initial: int) -> None:
         import ipywidgets as w
@@ -93,16 +109,17 @@ class InceptionCalculator:
         if unknown:
             raise ValueError(f"unknown calculator setting(s) {unknown}; valid: {sorted(start)}")
         start.update(initial)
-        limits = {"in_channels": (1, 1024), "size": (1, 112), "c1x1": (1, 512), "c3x3": (1, 512),
-                  "c5x5": (1, 512), "bottleneck": (0, 512)}
+        from .static import static_box
+
         self.sliders = {name: w.IntSlider(value=start[name], min=lo, max=hi, description=name,
-                                          continuous_update=False)
-                        for name, (lo, hi) in limits.items()}
+                                          continuous_update=False, style={"description_width": "initial"})
+                        for name, (lo, hi) in LIMITS.items()}
         self.output = w.HTML()
         for slider in self.sliders.values():
             slider.observe(lambda _change: self.update(), names="value")
-        self.widget = w.VBox([w.HBox([w.VBox(list(self.sliders.values())[:3]),
-                                      w.VBox(list(self.sliders.values())[3:])]), self.output])
+        self.widget = static_box([w.HBox([w.VBox(list(self.sliders.values())[:3]),
+                                          w.VBox(list(self.sliders.values())[3:])]), self.output],
+                                 "inception_calculator", self.values)
         self.update()
 
     def values(self) -> dict[str, int]:

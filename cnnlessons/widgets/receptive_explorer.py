@@ -3,7 +3,9 @@
 The logic is ``ReceptiveExplorer`` (plain Python, unit-tested without a browser): it holds a
 list of ``LayerSpec`` layers, builds the real ``nn.Sequential``, and reports what
 ``cnnlessons.analysis.receptive`` computes on it. ``explorer.widget()`` wires ipywidgets controls to
-it; ``explorer.draw()`` makes the same picture as a static matplotlib figure.
+it; ``explorer.draw()`` makes the same picture as a static matplotlib figure. Where no kernel
+runs (the website, the slide decks), ``js/receptive_explorer.js`` computes the same summary,
+centre unit and dependency mask from the recurrence (``cnnlessons.widgets.static``).
 """
 from __future__ import annotations
 
@@ -141,6 +143,12 @@ class ReceptiveExplorer:
     def table(self) -> list[dict[str, Any]]:
         return self.summary().field.table()
 
+    def state(self) -> dict[str, Any]:
+        """The stack as plain data (what the static copy starts from)."""
+        return {"channels": self.channels,
+                "layers": [{"kind": s.kind, "kernel": s.kernel, "stride": s.stride, "dilation": s.dilation,
+                            "padding": s.padding} for s in self.layers]}
+
     def widget(self) -> Any:
         """An ipywidgets panel: pick a layer, set kind / kernel / stride / dilation, add or
         remove layers; the summary line and the drawing update at once."""
@@ -148,11 +156,14 @@ class ReceptiveExplorer:
         import matplotlib.pyplot as plt
         from IPython.display import display
 
-        layer = w.Dropdown(description="layer")
-        kind = w.ToggleButtons(options=KINDS, description="kind")
-        kernel = w.IntSlider(min=1, max=7, description="kernel")
-        stride = w.IntSlider(min=1, max=3, description="stride")
-        dilation = w.IntSlider(min=1, max=4, description="dilation")
+        from .static import static_box
+
+        wide = {"description_width": "initial"}  # labels in full
+        layer = w.Dropdown(description="layer", style=wide)
+        kind = w.ToggleButtons(options=KINDS, description="kind", style=wide)
+        kernel = w.IntSlider(min=1, max=7, description="kernel", style=wide)
+        stride = w.IntSlider(min=1, max=3, description="stride", style=wide)
+        dilation = w.IntSlider(min=1, max=4, description="dilation", style=wide)
         add, remove = w.Button(description="add layer"), w.Button(description="remove layer")
         info, out = w.HTML(), w.Output()
         busy = {"syncing": False}
@@ -215,4 +226,5 @@ class ReceptiveExplorer:
         remove.on_click(on_remove)
         sync_controls()
         redraw()
-        return w.VBox([w.HBox([layer, add, remove]), kind, w.HBox([kernel, stride, dilation]), info, out])
+        return static_box([w.HBox([layer, add, remove]), kind, w.HBox([kernel, stride, dilation]), info, out],
+                          "receptive_explorer", self.state)

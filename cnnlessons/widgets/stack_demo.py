@@ -19,10 +19,14 @@ def describe_stack(layers: int, kernel: int = 3) -> str:
 
 
 def stack_slider(kernel: int = 3, max_layers: int = 10):
-    """An ``IntSlider`` for the number of layers, linked to a label that describes the field."""
+    """An ``IntSlider`` for the number of layers, linked to a label that describes the field
+    (with a static copy, ``js/stack_slider.js``, for pages without a kernel)."""
     import ipywidgets as w
+
+    from .static import static_box
 
     slider = w.IntSlider(value=3, min=1, max=max_layers, description="layers")
     label = w.Label(describe_stack(slider.value, kernel))
     slider.observe(lambda change: setattr(label, "value", describe_stack(change["new"], kernel)), names="value")
-    return w.VBox([slider, label])
+    return static_box([slider, label], "stack_slider",
+                      lambda: {"kernel": kernel, "max_layers": max_layers, "value": slider.value})
