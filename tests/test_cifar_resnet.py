@@ -27,7 +27,7 @@ def test_parameter_counts_match_the_paper(depth, expected):
     # FACTS.md: ResNet-20 269,722 (0.27M), ResNet-56 853,018 (0.85M), option-A shortcuts.
     assert count_parameters(cifar_resnet(depth)) == expected
     assert _hand_count((depth - 2) // 6) == expected
-    assert count_parameters(cifar_resnet(depth, shortcuts=False)) == expected  # plain: same layers
+    assert count_parameters(cifar_resnet(depth, residual=False)) == expected  # plain: same layers
 
 
 def test_depth_counts_weighted_layers():
@@ -107,8 +107,18 @@ def test_no_batch_norm_variant_has_biases_and_no_bn():
 @pytest.mark.parametrize("kwargs, word", [
     ({"depth": 21}, "depth"), ({"depth": 2}, "depth"), ({"depth": 20, "num_classes": 0}, "num_classes"),
     ({"depth": 20, "init": "xavier"}, "init"), ({"depth": 20, "widths": (16, 32)}, "widths"),
-    ({"depth": 20, "shortcuts": False, "zero_init_residual": True}, "zero_init_residual"),
+    ({"depth": 20, "residual": False, "zero_init_residual": True}, "zero_init_residual"),
 ])
 def test_bad_arguments_name_the_parameter(kwargs, word):
     with pytest.raises(ValueError, match=word):
         cifar_resnet(**kwargs)
+
+
+def test_one_name_for_the_residual_flag():
+    """``residual`` is the flag of the net and of every block (the plain twin: ``residual=False``);
+    the old second name is gone, not an alias."""
+    plain = cifar_resnet(14, residual=False)
+    assert plain.residual is False and all(b.residual is False for b in plain.modules() if isinstance(b, BasicBlock))
+    assert all(b.residual for b in cifar_resnet(14).modules() if isinstance(b, BasicBlock))
+    with pytest.raises(TypeError, match="shortcuts"):
+        cifar_resnet(14, shortcuts=False)  # type: ignore[call-arg]

@@ -21,10 +21,10 @@ def _trained_like(model):
     return model.eval()
 
 
-@pytest.mark.parametrize("shortcuts", [True, False])
-def test_deepen_keeps_the_function_in_eval_mode(shortcuts):
+@pytest.mark.parametrize("residual", [True, False])
+def test_deepen_keeps_the_function_in_eval_mode(residual):
     torch.manual_seed(0)
-    shallow = _trained_like(cifar_resnet(8, shortcuts=shortcuts, num_classes=5))
+    shallow = _trained_like(cifar_resnet(8, residual=residual, num_classes=5))
     deep = deepen(shallow, 26)
     assert deep.depth == 26 and len(deep.layer2) == 4
     assert sum(p.numel() for p in deep.parameters()) > sum(p.numel() for p in shallow.parameters())
@@ -50,7 +50,7 @@ def test_residual_identity_also_holds_in_train_mode_but_plain_does_not():
     torch.manual_seed(0)
     x = torch.randn(16, 3, 16, 16)
     res = _trained_like(cifar_resnet(8))
-    plain = _trained_like(cifar_resnet(8, shortcuts=False))
+    plain = _trained_like(cifar_resnet(8, residual=False))
     assert max_output_difference(res, deepen(res, 14), x, train_mode=True) < 1e-5
     # BN with batch statistics normalises the copied activations: not the identity any more
     assert max_output_difference(plain, deepen(plain, 14), x, train_mode=True) > 1e-2

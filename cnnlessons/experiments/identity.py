@@ -84,7 +84,7 @@ def deepen(model: CifarResNet, depth: int) -> CifarResNet:
         raise TypeError(f"model must be a CifarResNet (from cifar_resnet); got {type(model).__name__}")
     if not isinstance(depth, int) or depth < model.depth or (depth - 2) % 6:
         raise ValueError(f"depth must be 6n + 2 and >= the model's depth {model.depth}; got {depth!r}")
-    if model.se and not model.shortcuts:
+    if model.se and not model.residual:
         # SE rescales a residual branch F(x) = 0 to 0 (fine), but a plain block would need the
         # SE's sigmoid to output exactly 1, which it never does.
         raise ValueError("deepen cannot make a plain block with SE the identity (sigmoid < 1)")
@@ -93,7 +93,7 @@ def deepen(model: CifarResNet, depth: int) -> CifarResNet:
     for stage in deeper.stages:
         width = stage[-1].conv2.out_channels
         for _ in range(extra):
-            block = BasicBlock(width, width, residual=model.shortcuts, se=model.se, batch_norm=model.batch_norm)
+            block = BasicBlock(width, width, residual=model.residual, se=model.se, batch_norm=model.batch_norm)
             block.to(next(model.parameters()).device)
             stage.append(make_identity_(block))
     deeper.blocks_per_stage += extra

@@ -13,7 +13,7 @@ A basic block computes ``relu(F(x) + shortcut(x))`` with ``F = BN(conv(relu(BN(c
 The shortcut is the identity; where a stage halves the map and doubles the channels it is
 the paper's option A: subsample by 2 and pad the new channels with zeros, so shortcuts add
 no parameters. ResNet-20 (n = 3) has 269,722 parameters and ResNet-56 (n = 9) 853,018
-(0.27M / 0.85M in the paper's Table 6). With ``shortcuts=False`` the blocks compute
+(0.27M / 0.85M in the paper's Table 6). With ``residual=False`` the blocks compute
 ``relu(F(x))``: the paper's plain baseline with exactly the same layers and parameters.
 
 Global average pooling makes the network input-size agnostic: 16x16 inputs work (stage
@@ -85,7 +85,7 @@ class BasicBlock(nn.Module):
         if self.se is not None:
             out = self.se(out)
         if self.residual:
-            out = out + (x if self.shortcut is None else self.shortcut(x))
+            out = out + self.shortcut_of(x)
         return self.relu(out)
 
     def shortcut_of(self, x: torch.Tensor) -> torch.Tensor:
@@ -96,11 +96,11 @@ class BasicBlock(nn.Module):
 class CifarResNet(nn.Module):
     """The 6n+2-layer CIFAR network; see the module docstring. Build it with ``cifar_resnet``."""
 
-    def __init__(self, blocks_per_stage: int, *, shortcuts: bool = True, num_classes: int = 10,
+    def __init__(self, blocks_per_stage: int, *, residual: bool = True, num_classes: int = 10,
                  se: bool = False, batch_norm: bool = True, widths: Sequence[int] = (16, 32, 64)) -> None:
         super().__init__()
         self.blocks_per_stage = blocks_per_stage
-        self.shortcuts = shortcuts
+        self.residual = residual
         self.se = se
         self.batch_norm = batch_norm
         self.widths = tuple(widths)
@@ -118,7 +118,7 @@ class CifarResNet(nn.Module):
     def _make_stage(self, in_planes: int, planes: int, n: int, stride: int) -> nn.Sequential:
         return nn.Sequential(*[
             BasicBlock(in_planes if i == 0 else planes, planes, stride if i == 0 else 1,
-                       residual=self.shortcuts, se=self.se, batch_norm=self.batch_norm)
+                       residual=self.residual, se=self.se, batch_norm=self.batch_norm)
             for i in range(n)])
 
     @property
@@ -168,12 +168,12 @@ def init_weights(model: nn.Module, init: str = "he", zero_init_residual: bool = 
                 nn.init.zeros_(m.bn2.weight)  # type: ignore[arg-type]
 
 
-def cifar_resnet(depth: int, shortcuts: bool = True, zero_init_residual: bool = False,
+def cifar_resnet(depth: int, residual: bool = True, zero_init_residual: bool = False,
                  num_classes: int = 10, se: bool = False, *, batch_norm: bool = True,
                  init: str = "he", widths: Sequence[int] = (16, 32, 64)) -> CifarResNet:
     """He et al.'s CIFAR ResNet-``depth`` (``depth = 6n + 2``: 8, 14, 20, 32, 44, 56, 110, ...).
 
-    ``shortcuts=False`` gives the plain net of the same depth; ``se=True`` adds an SE block
+    ``residual=False`` gives the plain net of the same depth; ``se=True`` adds an SE block
     (reduction 16) to every residual branch; ``batch_norm=False`` drops BN (convs get biases);
     ``init`` is ``"he"`` or ``"small"`` (see ``init_weights``); ``widths`` are the three stages'
     filter counts (16/32/64 in the paper).
@@ -184,10 +184,10 @@ def cifar_resnet(depth: int, shortcuts: bool = True, zero_init_residual: bool = 
         raise ValueError(f"num_classes must be >= 1; got {num_classes}")
     if len(widths) != 3 or any(w < 1 for w in widths) or list(widths) != sorted(widths):
         raise ValueError(f"widths must be three non-decreasing positive channel counts; got {widths!r}")
-    if zero_init_residual and not (shortcuts and batch_norm):
-        raise ValueError("zero_init_residual needs shortcuts=True and batch_norm=True "
+    if zero_init_residual and not (residual and batch_norm):
+        raise ValueError("zero_init_residual needs residual=True and batch_norm=True "
                          "(it zeroes the last BN gamma of each residual branch)")
-    model = CifarResNet((depth - 2) // 6, shortcuts=shortcuts, num_classes=num_classes, se=se,
+    model = CifarResNet((depth - 2) // 6, residual=residual, num_classes=num_classes, se=se,
                         batch_norm=batch_norm, widths=widths)
     init_weights(model, init, zero_init_residual)
     return model
