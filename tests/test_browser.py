@@ -323,3 +323,44 @@ def test_a_widget_runs_live_in_a_kernel(lab):
         tab.assert_alone()
     finally:
         tab.close()
+
+
+def hidden_cells_notebook(path: Path) -> None:
+    """A notebook with a ``remove-cell`` and a ``remove-input`` cell, cleaned as ``cnnlessons
+    execute`` cleans a lesson (which derives JupyterLab's metadata from the tags)."""
+    from cnnlessons.course.notebooks import clean, dumps
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    stream = lambda text: nbformat.v4.new_output("stream", name="stdout", text=text)  # noqa: E731
+    nb.cells = [nbformat.v4.new_markdown_cell("# Hidden cells"),
+                nbformat.v4.new_code_cell("import math  # plumbing", outputs=[stream("plumbing ran\n")],
+                                          execution_count=1, metadata={"tags": ["remove-cell"]}),
+                nbformat.v4.new_code_cell("print('the figure')", outputs=[stream("the figure\n")],
+                                          execution_count=2, metadata={"tags": ["remove-input"]}),
+                nbformat.v4.new_code_cell("print('the idea')", outputs=[stream("the idea\n")], execution_count=3)]
+    path.write_text(dumps(clean(json.loads(nbformat.writes(nb)))))
+
+
+def test_jupyterlab_opens_tagged_cells_collapsed(lab):
+    """``remove-cell``: source and outputs collapsed; ``remove-input``: source collapsed, output
+    shown; an untagged cell in full. (No kernel is needed: it is how the notebook opens.)"""
+    hidden_cells_notebook(lab[2] / "notebooks" / "zz_hidden.ipynb")
+    tab = Page(lab, "zz_hidden.ipynb")
+    try:
+        tab.wait_until_loaded(4)
+        flags = tab.page.evaluate("() => window.jupyterapp.shell.currentWidget.content.widgets"
+                                  ".map(c => [c.inputHidden, c.outputHidden === undefined ? null : c.outputHidden])")
+        assert flags == [[False, None], [True, True], [True, False], [False, False]], flags
+        cells = tab.cells()
+        for index, (editor, outputs) in enumerate([(False, False), (False, True), (True, True)], start=1):
+            cell = cells.nth(index)
+            assert cell.locator(".jp-InputArea").first.is_visible() == editor, (index, "source")
+            assert cell.locator(".jp-OutputArea").first.is_visible() == outputs, (index, "outputs")
+        assert cells.nth(1).locator(".jp-InputPlaceholder").first.is_visible()
+        assert not cells.nth(1).get_by_text("plumbing ran", exact=True).is_visible()
+        assert cells.nth(2).get_by_text("the figure", exact=True).is_visible()
+        tab.screenshot("hidden-cells")
+        assert tab.errors == [], tab.errors
+    finally:
+        tab.close()

@@ -154,6 +154,20 @@ def test_list_shows_every_lesson_with_its_notebook_defaults():
                 {name: defaults.get(name) for name in lesson.valid}
         for name, spec in lesson.valid.items():
             assert entry["parameters"][name]["valid"] == spec.describe()
+        assert entry["effects"] == lesson.effects
+
+
+def test_every_preset_says_what_it_changes_in_the_lesson(capsys):
+    """Each preset of each lesson has an effects text (INSTRUCTORS.md and ``cnnlessons list``
+    show it), and the text list prints it under the preset's values."""
+    for lesson in all_lessons():
+        assert set(lesson.effects) == set(lesson.presets), (lesson.id, sorted(lesson.effects), sorted(lesson.presets))
+        assert all(len(text.split()) >= 6 for text in lesson.effects.values()), lesson.id
+    assert cli.main(["list"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    for lesson in all_lessons():
+        for preset, text in lesson.effects.items():
+            assert " ".join(text.split()) in out, (lesson.id, preset)
 
 
 
@@ -166,6 +180,40 @@ def test_list_text_names_each_parameter_with_its_default(capsys):
         for name in lesson.valid:
             shown = runs.cli_value(defaults[name]) if defaults else "-"  # as written after -p
             assert any(line.split()[:3] == ["-p", name, shown] for line in out.splitlines()), (lesson.id, name)
+
+
+# ----------------------------------------------------------------- execute --metadata-only
+
+def test_execute_metadata_only_rederives_metadata_without_a_kernel(tmp_path, capsys):
+    """``cnnlessons execute --metadata-only`` on a copy of a committed lesson: the tag-derived
+    metadata (JupyterLab's collapsed cells, the slide types) is rewritten; every byte of the
+    notebook outside cell metadata stays as it was; a second pass changes nothing."""
+    from cnnlessons.course.notebooks import dumps, refresh_metadata
+
+    lesson = next(p for p in (l.notebook for l in all_lessons()) if p.is_file())
+    copy = tmp_path / lesson.name
+    nb = json.loads(lesson.read_text())
+    nb["cells"][0]["metadata"]["tags"] = ["remove-cell"]     # a tag set since the last execution
+    nb["cells"][-1]["metadata"]["slideshow"] = {"slide_type": "skip"}  # and a stale hand-set type
+    copy.write_text(dumps(nb))
+    before = copy.read_text()
+    assert cli.main(["execute", "--metadata-only", str(copy)]) == 0
+    assert "metadata refreshed" in capsys.readouterr().out
+    after = json.loads(copy.read_text())
+    assert after["cells"][0]["metadata"]["jupyter"] == {"source_hidden": True, "outputs_hidden": True}
+    assert after == refresh_metadata(nb)
+
+    def without_cell_metadata(text: str) -> str:
+        book = json.loads(text)
+        for cell in book["cells"]:
+            cell["metadata"] = {}
+        return dumps(book)
+    assert without_cell_metadata(copy.read_text()) == without_cell_metadata(before)
+    committed = lesson.read_text()
+    assert committed == dumps(json.loads(committed))  # lessons are kept in the serialiser's form: outputs byte for byte
+    assert cli.main(["execute", "--metadata-only", str(copy)]) == 0
+    assert "unchanged" in capsys.readouterr().out
+    assert cli.main(["execute", "--metadata-only", str(tmp_path / "missing.ipynb")]) == 2
 
 
 # ----------------------------------------------------------------- run: bad parameters

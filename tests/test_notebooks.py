@@ -121,3 +121,47 @@ def test_clean_gives_rise_settings_that_work_offline_and_keeps_a_lessons_own():
     assert clean(nb)["metadata"]["rise"] == RISE_SETTINGS and RISE_SETTINGS["theme"] != "simple"
     own = {"metadata": {"rise": {"theme": "sky"}}, "nbformat": 4, "nbformat_minor": 5, "cells": []}
     assert clean(own)["metadata"]["rise"] == {"theme": "sky"}
+
+
+def test_tags_decide_jupyterlabs_collapsed_cells():
+    """remove-cell: source and outputs collapsed; remove-input: the source; any other cell opens
+    in full (a collapse set by hand goes), and other ``jupyter`` metadata is kept."""
+    cell = lambda tags, **jupyter: {"cell_type": "code", "source": "x", "outputs": [], "execution_count": 1,  # noqa: E731
+                                    "metadata": {"tags": tags, **({"jupyter": jupyter} if jupyter else {})}}
+    nb = {"metadata": {}, "nbformat": 4, "nbformat_minor": 5, "cells": [
+        cell(["remove-cell"]), cell(["remove-input", "nbval-ignore-output"]), cell([], source_hidden=True),
+        cell([], source_hidden=True, some_other_key=1)]}
+    out = [c["metadata"].get("jupyter") for c in clean(nb)["cells"]]
+    assert out == [{"source_hidden": True, "outputs_hidden": True}, {"source_hidden": True}, None, {"some_other_key": 1}]
+    assert [c["metadata"]["slideshow"]["slide_type"] for c in clean(nb)["cells"]] == ["skip", "skip", "skip", "skip"]
+
+
+def test_refresh_file_writes_metadata_only_and_atomically(tmp_path, monkeypatch):
+    from cnnlessons.course import notebooks
+
+    nb = {"metadata": {}, "nbformat": 4, "nbformat_minor": 5, "cells": [
+        {"cell_type": "markdown", "metadata": {"tags": ["remove-cell"]}, "source": "# Title"}]}
+    path = tmp_path / "n.ipynb"
+    path.write_text(dumps(nb))
+    assert notebooks.refresh_file(path) is True
+    assert json.loads(path.read_text())["cells"][0]["metadata"]["jupyter"]["source_hidden"] is True
+    assert notebooks.refresh_file(path) is False
+    before = path.read_text()
+    broken = lambda book: {**book, "cells": [{**book["cells"][0], "source": "changed"}]}  # noqa: E731
+    monkeypatch.setattr(notebooks, "refresh_metadata", broken)
+    with pytest.raises(RuntimeError, match="would change a cell's content"):
+        notebooks.refresh_file(path)
+    assert path.read_text() == before and sorted(p.name for p in tmp_path.iterdir()) == ["n.ipynb"]
+
+
+@pytest.mark.slow
+def test_a_failed_runs_notebook_is_written_atomically(tmp_path, monkeypatch):
+    """The failed notebook kept beside a run goes through cnnlessons.io's atomic write."""
+    import cnnlessons.course.notebooks as notebooks
+
+    written = []
+    monkeypatch.setattr(notebooks, "atomic_write_text", lambda path, text: written.append((path, text)))
+    path = make_notebook(tmp_path / "bad.ipynb", "raise RuntimeError('boom')")
+    with pytest.raises(Exception, match="boom"):
+        execute(path, progress=False, keep_failed=tmp_path / "bad.failed.ipynb")
+    assert [p for p, _ in written] == [tmp_path / "bad.failed.ipynb"] and "boom" in written[0][1]
