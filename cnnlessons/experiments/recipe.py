@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..analysis.cost import count_parameters
 from ..models.cifar_resnet import INITS
 
 
@@ -159,4 +160,4 @@ def run_recipe(recipe: Recipe, train: tuple[torch.Tensor, torch.Tensor], val: tu
     history = fit(model, Batches(x, y, recipe.batch_size, seed=seed, device=device), optimizer, steps=steps,
                   scheduler=recipe.scheduler(optimizer), val=Batches(xv, yv, 500, shuffle=False),
                   eval_every=eval_every, device=device, desc=recipe.name, show_progress=show_progress)
-    return RecipeRun(recipe, seed, history, history.val_error[-1], sum(p.numel() for p in model.parameters()))
+    return RecipeRun(recipe, seed, history, history.val_error[-1], count_parameters(model))
