@@ -3,14 +3,22 @@
 Frameworks ship "model zoos" so nobody has to pretrain from scratch: torchvision's weights
 API (``resnet18(weights="IMAGENET1K_V1")``), TensorFlow's Model Garden. This one holds
 
-- the course's own ``shapes_resnet8``: a CIFAR ResNet-8 pretrained on the sixteen procedural
-  source classes by ``python -m cnnlessons.zoo.pretrain``, shipped in ``data/zoo/`` with a JSON
-  manifest (sha256, command, seed, data size, source accuracy, versions). Works offline.
+- the course's own ``shapes_resnet8``: a CIFAR ResNet-8 (79k parameters) pretrained on the
+  sixteen procedural source classes by ``python -m cnnlessons.zoo.pretrain``, shipped in
+  ``data/zoo/`` with a JSON manifest (sha256, command, seed, data size, source accuracy,
+  versions). Works offline.
+- ``glyphs_resnet14``: a wider, deeper CIFAR ResNet-14 (widths 24/48/96) pretrained until its
+  source accuracy plateaued on 76 classes (the sixteen shapes and sixty letters and symbols
+  rendered from matplotlib's fonts, ``cnnlessons.data.glyphs``), built by
+  ``python -m cnnlessons.zoo.pretrain --model glyphs_resnet14``. It also ships earlier weights
+  of the same run (``checkpoints(name)``, ``load_checkpoint(name, step)``): source models of
+  increasing source accuracy, for "do better source models transfer better?".
 - ``imagenet_resnet18``: torchvision's ResNet-18 with its ImageNet-1k weights, from the torch
   hub cache or downloaded (online).
 
 ``load(name)`` returns ``(model, metadata)``; every model takes images scaled to ``[-1, 1]``
-like ``cnnlessons.data`` produces (the ImageNet model re-normalises them itself).
+like ``cnnlessons.data`` produces (the ImageNet model re-normalises them itself). Every file
+is checked against the size and sha256 its manifest records before it is loaded.
 """
 from __future__ import annotations
 
@@ -25,6 +33,8 @@ from ..io import sha256
 from ..paths import zoo_dir
 
 IMAGENET = "imagenet_resnet18"
+#: The shipped model that ``scratch_builder("none")`` means (the transfer lesson's default).
+DEFAULT = "shapes_resnet8"
 #: ImageNet statistics torchvision's weights expect (after scaling pixels to [0, 1]).
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -32,6 +42,12 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 def manifest_path(weights: Path) -> Path:
     """The JSON manifest beside a weights file (``NAME.pt`` -> ``NAME.json``)."""
     return Path(weights).with_suffix(".json")
+
+
+def checkpoints_path(weights: Path) -> Path:
+    """The earlier checkpoints beside a weights file (``NAME.pt`` -> ``NAME_checkpoints.pt``; no manifest of their own)."""
+    weights = Path(weights)
+    return weights.with_name(f"{weights.stem}_checkpoints.pt")
 
 
 class ZooError(RuntimeError):
@@ -61,30 +77,96 @@ def _rebuild_hint(meta: dict[str, Any]) -> str:
     return f"rebuild it with `{meta.get('command') or 'python -m cnnlessons.zoo.pretrain'}` (from the repository root)"
 
 
+def _manifest(path: Path) -> dict[str, Any]:
+    mpath = manifest_path(path)
+    if not mpath.exists():
+        raise ZooError(f"no manifest {mpath} for {path}; rebuild with `python -m cnnlessons.zoo.pretrain --out {path}`")
+    return json.loads(mpath.read_text())
+
+
+def _check(path: Path, size: int, digest: str, meta: dict[str, Any]) -> None:
+    """Refuse a missing, truncated or corrupted file (size and sha256 against the manifest's)."""
+    if not path.exists():
+        raise ZooError(f"{path} is missing; {_rebuild_hint(meta)}")
+    found, found_digest = path.stat().st_size, sha256(path)
+    if found != size or found_digest != digest:
+        what = "truncated" if found < size else "corrupted"
+        raise ZooError(f"{path} is {what}: {found:,} bytes with sha256 {found_digest[:12]}..., but the manifest records "
+                       f"{size:,} bytes with sha256 {digest[:12]}...; {_rebuild_hint(meta)}")
+
+
+def _architecture(meta: dict[str, Any], num_classes: int | None = None) -> nn.Module:
+    from ..models.cifar_resnet import cifar_resnet
+
+    arch = meta["architecture"]
+    return cifar_resnet(arch["depth"], num_classes=arch["num_classes"] if num_classes is None else num_classes,
+                        widths=tuple(arch.get("widths", (16, 32, 64))))
+
+
 def load_file(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """Load a pretrained ``cifar_resnet`` from ``path`` after checking it against ``path``'s manifest.
 
     The manifest (same name, ``.json``) records the file's size and sha256; a truncated or
     corrupted file raises ``ZooError`` naming the command that rebuilds it.
     """
-    from ..models.cifar_resnet import cifar_resnet
-
     path = Path(path)
-    mpath = manifest_path(path)
-    if not mpath.exists():
-        raise ZooError(f"no manifest {mpath} for {path}; rebuild with `python -m cnnlessons.zoo.pretrain --out {path}`")
-    meta = json.loads(mpath.read_text())
-    if not path.exists():
-        raise ZooError(f"{path} is missing; {_rebuild_hint(meta)}")
-    size, digest = path.stat().st_size, sha256(path)
-    if size != meta["bytes"] or digest != meta["sha256"]:
-        what = "truncated" if size < meta["bytes"] else "corrupted"
-        raise ZooError(f"{path} is {what}: {size:,} bytes with sha256 {digest[:12]}..., but the manifest records "
-                       f"{meta['bytes']:,} bytes with sha256 {meta['sha256'][:12]}...; {_rebuild_hint(meta)}")
-    arch = meta["architecture"]
-    model = cifar_resnet(arch["depth"], num_classes=arch["num_classes"])
+    meta = _manifest(path)
+    _check(path, meta["bytes"], meta["sha256"], meta)
+    model = _architecture(meta)
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return model.eval(), meta
+
+
+def _weights_path(name_or_path: str | Path) -> Path:
+    if isinstance(name_or_path, Path) or str(name_or_path).endswith(".pt"):
+        return Path(name_or_path)
+    if name_or_path not in shipped():
+        raise ZooError(f"no model {name_or_path!r} in the zoo; available: {available()}")
+    return zoo_dir() / f"{name_or_path}.pt"
+
+
+def checkpoints(name: str | Path) -> list[dict[str, Any]]:
+    """The weights a shipped model offers, in training order, the final ones last.
+
+    Each entry: ``step`` (optimizer steps taken), ``source_accuracy`` (on the source test set,
+    measured with the weights as shipped), ``val_accuracy`` (the held-out curve's value at that
+    step, or None) and ``final`` (True for the model ``load(name)`` returns). A model shipped
+    without earlier checkpoints has one entry. ``name`` may also be a weights file's path.
+    """
+    path = _weights_path(name)
+    meta = _manifest(path)
+    earlier = [dict(e, final=False) for e in meta.get("checkpoints", {}).get("entries", [])]
+    final = {"step": meta["config"]["steps"], "source_accuracy": meta["source_accuracy"],
+             "val_accuracy": meta.get("val_accuracy"), "final": True}
+    return earlier + [final]
+
+
+def load_checkpoint(name: str | Path, step: int) -> tuple[nn.Module, dict[str, Any]]:
+    """Model ``name``'s weights after ``step`` optimizer steps (see ``checkpoints``), in eval mode, on the CPU.
+
+    The final step returns ``load(name)``'s model. Earlier checkpoints are stored in float16 in
+    ``NAME_checkpoints.pt`` (checked against the size and sha256 the manifest records) and
+    returned as a float32 model. Returns ``(model, entry)`` with ``entry`` from ``checkpoints``.
+    """
+    path = _weights_path(name)
+    entries = {e["step"]: e for e in checkpoints(path)}
+    if step not in entries:
+        raise ZooError(f"{path.stem} has no checkpoint at step {step!r}; steps: {sorted(entries)}")
+    if entries[step]["final"]:
+        return load_file(path)[0], entries[step]
+    meta = _manifest(path)
+    info = meta["checkpoints"]
+    stored_path = path.with_name(info["file"])
+    _check(stored_path, info["bytes"], info["sha256"], meta)
+    stored = torch.load(stored_path, map_location="cpu", weights_only=True)[step]
+    model = _architecture(meta)
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in stored.items()})
+    return model.eval(), entries[step]
+
+
+def load_checkpoints(name: str | Path) -> list[tuple[nn.Module, dict[str, Any]]]:
+    """Every checkpoint of ``name`` loaded: ``[(model, entry), ...]`` in training order, the final last."""
+    return [load_checkpoint(name, e["step"]) for e in checkpoints(name)]
 
 
 class FromUnitRange(nn.Module):
@@ -145,7 +227,7 @@ def scratch_builder(name: str) -> Callable[[int], nn.Module]:
     """The architecture of zoo model ``name`` with a random initialisation: ``build(num_classes)``.
 
     Training it from scratch is the fair baseline for transferring ``name``: same network,
-    no pretraining. ``"none"`` means the shipped architecture.
+    no pretraining. ``"none"`` means ``DEFAULT``'s architecture.
     """
     if name == IMAGENET:
         from torchvision.models import resnet18
@@ -156,12 +238,9 @@ def scratch_builder(name: str) -> Callable[[int], nn.Module]:
             return model
 
         return build_imagenet
-    from ..models.cifar_resnet import cifar_resnet
-
-    names = shipped()
     if name == "none":
-        name = names[0] if names else ""
-    if name not in names:
+        name = DEFAULT
+    if name not in shipped():
         raise ZooError(f"no model {name!r} in the zoo; available: {available()}")
-    depth = json.loads((zoo_dir() / f"{name}.json").read_text())["architecture"]["depth"]
-    return lambda num_classes: cifar_resnet(depth, num_classes=num_classes)
+    meta = json.loads((zoo_dir() / f"{name}.json").read_text())
+    return lambda num_classes: _architecture(meta, num_classes)

@@ -1,15 +1,26 @@
-"""Pretrain a small ResNet on the procedural source classes: the model the zoo ships.
+"""Pretrain a ResNet on procedural source images: the models the zoo ships.
 
     python -m cnnlessons.zoo.pretrain                                   # rebuild data/zoo/shapes_resnet8.pt
+    python -m cnnlessons.zoo.pretrain --model glyphs_resnet14           # rebuild data/zoo/glyphs_resnet14.pt
     torchrun --nproc_per_node=2 -m cnnlessons.zoo.pretrain --out /tmp/m.pt   # data-parallel (DDP)
     python -m cnnlessons.zoo.pretrain --verify                          # re-measure the shipped model
 
-What it does: generate ``--images`` procedural images of the sixteen ``SOURCE_CLASSES``
-(seed ``--seed``; the eight ``SIMILAR_CLASSES`` are held out for the transfer lesson), train
-``cifar_resnet(--depth)`` with SGD (Nesterov momentum 0.9, weight decay 5e-4, linear warm-up
-then cosine decay) for ``--steps`` steps through ``cnnlessons.train.fit``, measure the
-accuracy on a fresh test set, and write the weights plus a JSON manifest (sha256, the exact
-command, seed, data size, source accuracy, library versions) beside them.
+What it does: generate ``--images`` source images (seed ``--seed``): with ``--source shapes``
+the sixteen procedural ``SOURCE_CLASSES`` (the eight ``SIMILAR_CLASSES`` are held out for the
+transfer lesson); with ``--source shapes+glyphs`` those and the ``GLYPH_CLASSES``, letters and
+symbols rendered from matplotlib's fonts (``cnnlessons.data.glyphs``), every class equally
+often. Train ``cifar_resnet(--depth, widths=--widths)`` with SGD (Nesterov momentum 0.9,
+weight decay 5e-4, linear warm-up then cosine decay) for ``--steps`` steps through
+``cnnlessons.train.fit``, measure the accuracy on a fresh test set, and write the weights plus
+a JSON manifest (sha256, the exact command, config, data, source accuracy, the training log,
+library versions) beside them. ``--model NAME`` takes a shipped model's settings (``MODELS``).
+
+Held-out source accuracy during training: every ``--eval-every`` steps the model is measured
+on ``--val-images`` fresh images (their own seed, neither training nor test images), so the
+log shows where source accuracy plateaus. ``--snapshots`` names steps whose weights are kept
+(float16) and shipped beside the final ones in ``NAME_checkpoints.pt``, each with its source
+accuracy in the manifest: source models of increasing quality, for "do better source models
+transfer better?" (Kornblith, Shlens, Le 2019). Load them with ``cnnlessons.zoo.load_checkpoint``.
 
 Data parallelism is PyTorch's own: under ``torchrun`` every process (rank) holds a replica
 wrapped in ``DistributedDataParallel`` (gloo on the CPU, NCCL on GPUs), trains on its own
@@ -17,10 +28,10 @@ shard ``x[rank::world_size]`` with ``batch_size / world_size`` images a step, an
 gradients are averaged across ranks in ``backward``: one step of the global batch.
 
 Interruptions: every ``--checkpoint-every`` steps rank 0 writes a checkpoint atomically
-(model, optimizer, schedule, step); rerunning the same command resumes from it. Each chunk of
-steps draws its batches from a generator seeded by (seed, chunk), so a resumed run takes the
-same steps as an uninterrupted one and, on the CPU with the same seed, world size and
-``--threads``, ends with the same weights.
+(model, optimizer, schedule, step, log, snapshots); rerunning the same command resumes from it.
+Each chunk of steps draws its batches from a generator seeded by (seed, chunk), so a resumed
+run takes the same steps as an uninterrupted one and, on the CPU with the same seed, world
+size and ``--threads``, ends with the same weights.
 """
 from __future__ import annotations
 
@@ -33,7 +44,7 @@ import platform
 import shlex
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import torch
@@ -46,14 +57,18 @@ from ..paths import checkout, data_dir, zoo_dir
 from ..models.cifar_resnet import cifar_resnet
 from ..seeding import seed_everything
 from ..train import Batches, evaluate, fit
-from . import load_file, manifest_path
+from . import checkpoints_path, load_checkpoint as load_zoo_checkpoint, load_file, manifest_path
 
 TEST_SEED_OFFSET = 500_000  # the source test set's seed is seed + this: never a training image
+VAL_SEED_OFFSET = 600_000   # the held-out validation set's (the curve during training)
+GLYPH_SEED_OFFSET = 7_919   # the glyph images' seeds are the shapes' seeds + this
+#: The sources ``--source`` accepts.
+SOURCES = ("shapes", "shapes+glyphs")
 
 
 @dataclass(frozen=True)
 class Config:
-    """Everything that determines the trained weights (and nothing that does not)."""
+    """Everything that determines the trained weights and what is measured of them."""
 
     depth: int = 8
     images: int = 40_000
@@ -67,23 +82,86 @@ class Config:
     seed: int = 0
     world_size: int = 1
     threads: int = 1
+    source: str = "shapes"
+    widths: tuple[int, int, int] = (16, 32, 64)
+    checkpoint_every: int = 100   # the batches of each chunk of this many steps are seeded by (seed, chunk)
+    val_images: int = 0           # held-out source images measured every ``eval_every`` steps (0: none)
+    eval_every: int = 0
+    snapshots: tuple[int, ...] = ()  # steps whose weights are shipped as float16 checkpoints
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
+        object.__setattr__(self, "snapshots", tuple(int(s) for s in self.snapshots))
+        if self.source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}; got {self.source!r}")
+        if min(self.images, self.test_images, self.steps, self.batch_size, self.checkpoint_every) < 1:
+            raise ValueError(f"images, test_images, steps, batch_size and checkpoint_every must be >= 1; got {self}")
+        if self.eval_every < 0 or self.val_images < 0 or (self.eval_every > 0) != (self.val_images > 0):
+            raise ValueError(f"eval_every and val_images go together (both 0, or both >= 1); "
+                             f"got eval_every={self.eval_every}, val_images={self.val_images}")
+        if self.eval_every % self.checkpoint_every:
+            raise ValueError(f"eval_every ({self.eval_every}) must be a multiple of checkpoint_every "
+                             f"({self.checkpoint_every})")
+        bad = [s for s in self.snapshots if s % self.checkpoint_every or not 0 < s < self.steps]
+        if bad or list(self.snapshots) != sorted(set(self.snapshots)):
+            raise ValueError(f"snapshots must be increasing steps below --steps ({self.steps}), each a multiple of "
+                             f"checkpoint_every ({self.checkpoint_every}); got {self.snapshots}")
 
     @property
     def classes(self) -> tuple[str, ...]:
-        return SOURCE_CLASSES
+        if self.source == "shapes":
+            return SOURCE_CLASSES
+        from ..data.glyphs import GLYPH_CLASSES
+
+        return SOURCE_CLASSES + GLYPH_CLASSES
 
 
-def build_model(depth: int, num_classes: int = len(SOURCE_CLASSES)) -> nn.Module:
-    """The architecture of the shipped model: He et al.'s CIFAR ResNet (see ``models.cifar_resnet``)."""
-    return cifar_resnet(depth, num_classes=num_classes)
+#: The shipped models' settings (``--model NAME``); the manifests hold the exact commands.
+MODELS: dict[str, Config] = {
+    "shapes_resnet8": Config(),
+    # lr 0.2: the best of 0.05, 0.1, 0.2 on held-out source accuracy after 400-step pilots
+    "glyphs_resnet14": Config(depth=14, widths=(24, 48, 96), source="shapes+glyphs", images=152_000,
+                              test_images=7_600, val_images=3_800, steps=4_000, lr=0.2, threads=1,
+                              checkpoint_every=250, eval_every=250, snapshots=(250, 500, 1_000, 2_000)),
+}
 
 
-def source_data(config: Config, train: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """The source training set (seed ``seed``) or test set (seed ``seed + TEST_SEED_OFFSET``)."""
-    if train:
-        return make_shapes(config.images, size=config.size, classes=config.classes, seed=config.seed)
-    return make_shapes(config.test_images, size=config.size, classes=config.classes,
-                       seed=config.seed + TEST_SEED_OFFSET)
+def build_model(depth: int, num_classes: int = len(SOURCE_CLASSES),
+                widths: tuple[int, ...] = (16, 32, 64)) -> nn.Module:
+    """The architecture of the shipped models: He et al.'s CIFAR ResNet (see ``models.cifar_resnet``)."""
+    return cifar_resnet(depth, num_classes=num_classes, widths=widths)
+
+
+def _split_seed(config: Config, split: str) -> int:
+    offsets = {"train": 0, "val": VAL_SEED_OFFSET, "test": TEST_SEED_OFFSET}
+    if split not in offsets:
+        raise ValueError(f"split must be one of {tuple(offsets)}; got {split!r}")
+    return config.seed + offsets[split]
+
+
+def source_data(config: Config, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
+    """The source images of ``split``: ``"train"`` (seed ``seed``, ``images`` of them), ``"val"``
+    (seed ``seed + VAL_SEED_OFFSET``, ``val_images``) or ``"test"`` (``seed + TEST_SEED_OFFSET``, ``test_images``).
+
+    ``shapes+glyphs``: the procedural classes take labels ``0..15`` and the glyph classes the
+    rest; each class gets ``n // K`` images (the first ``n % K`` classes one more), the two
+    generators use different seeds (the glyphs' are offset by ``GLYPH_SEED_OFFSET``), and the
+    union is shuffled with the split's seed.
+    """
+    seed = _split_seed(config, split)
+    n = {"train": config.images, "val": config.val_images, "test": config.test_images}[split]
+    if config.source == "shapes":
+        return make_shapes(n, size=config.size, classes=config.classes, seed=seed)
+    from ..data.glyphs import GLYPH_CLASSES, make_glyphs
+
+    k_shapes, k = len(SOURCE_CLASSES), len(config.classes)
+    n_shapes = k_shapes * (n // k) + min(n % k, k_shapes)
+    if min(n_shapes, n - n_shapes) < 1:
+        raise ValueError(f"{n} {split} images are too few for {k} classes")
+    xs, ys = make_shapes(n_shapes, size=config.size, classes=SOURCE_CLASSES, seed=seed)
+    xg, yg = make_glyphs(n - n_shapes, size=config.size, classes=GLYPH_CLASSES, seed=seed + GLYPH_SEED_OFFSET)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return torch.cat([xs, xg])[order], torch.cat([ys, yg + k_shapes])[order]
 
 
 def lr_factor(step: int, total: int, warmup: float) -> float:
@@ -101,6 +179,11 @@ def to_bytes(obj: object) -> bytes:
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     return buffer.getvalue()
+
+
+def half(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state dict with its floating-point tensors in float16 (integer buffers kept): half the bytes."""
+    return {k: v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu().clone() for k, v in state.items()}
 
 
 # --- distributed plumbing -------------------------------------------------------------------
@@ -143,10 +226,12 @@ def _barrier(dist: Dist) -> None:
 # --- checkpoints ----------------------------------------------------------------------------
 
 def save_checkpoint(path: Path, config: Config, step: int, model: nn.Module, optimizer: torch.optim.Optimizer,
-                    scheduler: torch.optim.lr_scheduler.LRScheduler, log: list[dict]) -> None:
+                    scheduler: torch.optim.lr_scheduler.LRScheduler, log: list[dict],
+                    snapshots: dict[int, dict] | None = None) -> None:
     """Write the training state atomically: a crash mid-write leaves the previous checkpoint."""
     state = {"config": asdict(config), "step": step, "model": model.state_dict(),
-             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "log": log}
+             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "log": log,
+             "snapshots": snapshots or {}}
     atomic_write_bytes(path, to_bytes(state))
 
 
@@ -160,11 +245,16 @@ def load_checkpoint(path: Path, config: Config) -> dict | None:
     return state
 
 
+def _accuracy(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], device: torch.device) -> float:
+    _, error = evaluate(model, Batches(*data, 500, shuffle=False), device)
+    return 1 - error
+
+
 # --- the run --------------------------------------------------------------------------------
 
-def pretrain(config: Config, out: Path, *, checkpoint_dir: Path, checkpoint_every: int = 100,
-             device: str = "cpu", command: str = "", quiet: bool = False) -> dict:
-    """Train (or resume) and write ``out`` plus its manifest; return the manifest (rank 0)."""
+def pretrain(config: Config, out: Path, *, checkpoint_dir: Path, device: str = "cpu", command: str = "",
+             quiet: bool = False) -> dict:
+    """Train (or resume) and write ``out`` (plus its checkpoints and manifest); return the manifest (rank 0)."""
     dist, dev = init_distributed(device)
     if dist.world_size != config.world_size:
         raise ValueError(f"config.world_size={config.world_size} but {dist.world_size} processes are running")
@@ -172,21 +262,22 @@ def pretrain(config: Config, out: Path, *, checkpoint_dir: Path, checkpoint_ever
         raise ValueError(f"--batch-size {config.batch_size} must be divisible by the {dist.world_size} processes")
     torch.set_num_threads(config.threads)
     say = (lambda *a: print(*a, flush=True)) if dist.main and not quiet else (lambda *a: None)
+    every = config.checkpoint_every
     try:
         seed_everything(config.seed)
-        model = build_model(config.depth).to(dev)
+        model = build_model(config.depth, len(config.classes), config.widths).to(dev)
         optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, nesterov=True,
                                     weight_decay=config.weight_decay)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda s: lr_factor(s, config.steps, config.warmup))
         ckpt_path = checkpoint_dir / "checkpoint.pt"
         state = load_checkpoint(ckpt_path, config)
-        step, log = 0, []
+        step, log, snapshots = 0, [], {}
         if state is not None:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
-            step, log = state["step"], state["log"]
+            step, log, snapshots = state["step"], state["log"], state.get("snapshots", {})
             say(f"resuming from {ckpt_path} at step {step}/{config.steps}")
         train_model: nn.Module = model
         if dist.world_size > 1:
@@ -194,37 +285,48 @@ def pretrain(config: Config, out: Path, *, checkpoint_dir: Path, checkpoint_ever
                 model, device_ids=[dev.index] if dev.type == "cuda" else None)
 
         start = time.perf_counter()
+        done_before = log[-1]["seconds"] if log else 0.0
         if step < config.steps:
-            say(f"generating {config.images:,} source images ({len(config.classes)} classes, seed {config.seed}) ...")
+            say(f"generating {config.images:,} source images ({len(config.classes)} classes, {config.source}, "
+                f"seed {config.seed}) ...")
             x, y = source_data(config)
             x, y = x[dist.rank::dist.world_size], y[dist.rank::dist.world_size]
-            say(f"training {type(model).__name__}-{config.depth} for {config.steps} steps of {config.batch_size} "
-                f"images on {dist.world_size} process(es), {dev}")
+            val = source_data(config, "val") if config.val_images and dist.main else None
+            say(f"training {type(model).__name__}-{config.depth} (widths {config.widths}) for {config.steps} steps "
+                f"of {config.batch_size} images on {dist.world_size} process(es), {dev}")
         while step < config.steps:
-            chunk = step // checkpoint_every
-            n = min(checkpoint_every - step % checkpoint_every, config.steps - step)
+            chunk = step // every
+            n = min(every - step % every, config.steps - step)
             batches = Batches(x, y, config.batch_size // dist.world_size, seed=config.seed * 1_000_003 + chunk,
                               drop_last=True)
             history = fit(train_model, batches, optimizer, steps=n, scheduler=scheduler, eval_every=1,
                           device=dev, desc=f"steps {step + 1}-{step + n}", show_progress=dist.main and not quiet)
             step += n
             entry = {"step": step, "loss": sum(history.loss) / n, "train_error": sum(history.error) / n,
-                     "seconds": time.perf_counter() - start}
+                     "lr": optimizer.param_groups[0]["lr"], "seconds": done_before + time.perf_counter() - start}
+            if dist.main and val is not None and (step % config.eval_every == 0 or step == config.steps):
+                entry["val_accuracy"] = round(_accuracy(model, val, dev), 6)
+            if dist.main and step in config.snapshots:
+                snapshots[step] = half(model.state_dict())
             log.append(entry)
-            say(f"step {step}/{config.steps}: loss {entry['loss']:.3f}, train error {entry['train_error']:.3f}, "
+            acc = f", held-out accuracy {entry['val_accuracy']:.4f}" if "val_accuracy" in entry else ""
+            say(f"step {step}/{config.steps}: loss {entry['loss']:.3f}, train error {entry['train_error']:.3f}{acc}, "
                 f"{entry['seconds']:.0f} s")
             if dist.main:
-                save_checkpoint(ckpt_path, config, step, model, optimizer, scheduler, log)
+                save_checkpoint(ckpt_path, config, step, model, optimizer, scheduler, log, snapshots)
             _barrier(dist)
 
         manifest: dict = {}
         if dist.main:
-            x_test, y_test = source_data(config, train=False)
-            _, error = evaluate(model, Batches(x_test, y_test, 500, shuffle=False), dev)
             model.cpu()
             atomic_write_bytes(out, to_bytes(model.state_dict()))
-            manifest = write_manifest(out, config, accuracy=1 - error, command=command, log=log)
-            say(f"source test accuracy {1 - error:.4f}; wrote {out} ({out.stat().st_size / 1e6:.2f} MB) and its manifest")
+            if config.snapshots:
+                atomic_write_bytes(checkpoints_path(out), to_bytes({s: snapshots[s] for s in config.snapshots}))
+            manifest = write_manifest(out, config, command=command, log=log)
+            say(f"source test accuracy {manifest['source_accuracy']:.4f}; wrote {out} "
+                f"({out.stat().st_size / 1e6:.2f} MB) and its manifest")
+            for c in manifest.get("checkpoints", {}).get("entries", []):
+                say(f"  checkpoint at step {c['step']}: source test accuracy {c['source_accuracy']:.4f}")
         _barrier(dist)
         return manifest
     finally:
@@ -232,42 +334,114 @@ def pretrain(config: Config, out: Path, *, checkpoint_dir: Path, checkpoint_ever
             torch.distributed.destroy_process_group()
 
 
-def write_manifest(out: Path, config: Config, *, accuracy: float, command: str, log: list[dict]) -> dict:
+def _versions() -> dict[str, str]:
     import numpy
 
+    versions = {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
+                "platform": platform.platform()}
+    try:
+        import matplotlib
+        import PIL
+        from PIL import features
+
+        versions.update({"matplotlib": matplotlib.__version__, "pillow": PIL.__version__,
+                         "freetype": str(features.version("freetype2"))})
+    except ImportError:  # only the glyph source needs them
+        pass
+    return versions
+
+
+def _data_description(config: Config) -> dict:
+    data: dict = {"generator": "cnnlessons.data.make_shapes", "train_images": config.images,
+                  "train_seed": config.seed, "test_images": config.test_images,
+                  "test_seed": config.seed + TEST_SEED_OFFSET}
+    if config.val_images:
+        data.update(val_images=config.val_images, val_seed=config.seed + VAL_SEED_OFFSET)
+    if config.source == "shapes+glyphs":
+        from ..data import glyphs
+
+        data["generator"] = "cnnlessons.data.make_shapes + cnnlessons.data.make_glyphs"
+        data["glyphs"] = {
+            "seed_offset": GLYPH_SEED_OFFSET, "classes": len(glyphs.GLYPH_CLASSES),
+            "characters": {name: glyphs.GLYPHS[name] for name in glyphs.GLYPH_CLASSES},
+            "fonts": {f: sha256(glyphs.font_dir() / f) for f in glyphs.FONTS},
+            "atlas_sha256": glyphs.atlas_digest(),
+            "left_out": "".join(glyphs.EXCLUDED),
+            "pose": "scale 0.5-0.9, aspect 0.82-1.22, rotation +-15 deg, shear +-0.2, shift inside the image",
+            "style": f"bolder stroke p={glyphs.BOLD}, Gaussian blur sigma (p) {list(glyphs.BLURS)}, "
+                     "foreground/background colours apart in brightness, pixel noise 0.05",
+        }
+    return data
+
+
+def write_manifest(out: Path, config: Config, *, command: str, log: list[dict], device: str = "cpu") -> dict:
+    """Measure ``out`` (and its checkpoints) on the source test set and write the manifest beside it."""
+    dev = torch.device(device)
+    test = source_data(config, "test")
+    model = build_model(config.depth, len(config.classes), config.widths)
+    model.load_state_dict(torch.load(out, map_location="cpu", weights_only=True))
+    accuracy = _accuracy(model, test, dev)
+    evals = [e for e in log if "val_accuracy" in e]
     manifest = {
         "name": out.stem,
         "file": out.name,
         "sha256": sha256(out),
         "bytes": out.stat().st_size,
         "architecture": {"builder": "cnnlessons.models.cifar_resnet.cifar_resnet", "depth": config.depth,
-                         "num_classes": len(config.classes)},
+                         "widths": list(config.widths), "num_classes": len(config.classes),
+                         "parameters": sum(p.numel() for p in model.parameters())},
         "input": {"size": config.size, "channels": 3, "range": [-1, 1],
                   "note": "images scaled to [-1, 1] like cnnlessons.data.make_shapes"},
         "classes": list(config.classes),
         "command": command,
         "config": asdict(config),
-        "data": {"generator": "cnnlessons.data.make_shapes", "train_images": config.images,
-                 "train_seed": config.seed, "test_images": config.test_images,
-                 "test_seed": config.seed + TEST_SEED_OFFSET},
+        "data": _data_description(config),
         "source_accuracy": round(accuracy, 6),
         "train_seconds": round(log[-1]["seconds"], 1) if log else None,
-        "log": log,
-        "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                     "numpy": numpy.__version__, "platform": platform.platform()},
     }
-    atomic_write_text(manifest_path(out), json.dumps(manifest, indent=2) + "\n")
+    if evals:
+        last = evals[-1]["val_accuracy"]
+        quarter = [e for e in evals if e["step"] <= 0.75 * config.steps]
+        manifest["val_accuracy"] = last
+        manifest["plateau"] = {
+            "note": "held-out source accuracy over the last quarter of training (a plateau: a small gain)",
+            "from_step": quarter[-1]["step"] if quarter else None,
+            "gain_last_quarter": round(last - quarter[-1]["val_accuracy"], 6) if quarter else None,
+        }
+    if config.snapshots:
+        path = checkpoints_path(out)
+        stored = torch.load(path, map_location="cpu", weights_only=True)
+        entries = []
+        for step in config.snapshots:
+            model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in stored[step].items()})
+            val = next((e.get("val_accuracy") for e in log if e["step"] == step), None)
+            entries.append({"step": step, "source_accuracy": round(_accuracy(model, test, dev), 6), "val_accuracy": val})
+        manifest["checkpoints"] = {"file": path.name, "sha256": sha256(path), "bytes": path.stat().st_size,
+                                   "dtype": "float16", "entries": entries,
+                                   "note": "earlier weights of the same run (float16); the final ones are `file`"}
+    manifest["log"] = log
+    manifest["versions"] = _versions()
+    atomic_write_text(manifest_path(out), json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return manifest
 
 
 def verify(out: Path, device: str = "cpu") -> tuple[float, float]:
     """Re-measure a zoo model's source accuracy; return (measured, recorded in the manifest)."""
-
     model, meta = load_file(out)
     config = Config(**meta["config"])
-    x_test, y_test = source_data(config, train=False)
-    _, error = evaluate(model.to(device), Batches(x_test, y_test, 500, shuffle=False), torch.device(device))
-    return 1 - error, meta["source_accuracy"]
+    return _accuracy(model.to(device), source_data(config, "test"), torch.device(device)), meta["source_accuracy"]
+
+
+def verify_checkpoints(out: Path, device: str = "cpu") -> list[tuple[int, float, float]]:
+    """Re-measure every shipped checkpoint of ``out``: ``(step, measured, recorded)`` each."""
+    meta = json.loads(manifest_path(out).read_text())
+    config = Config(**meta["config"])
+    test = source_data(config, "test")
+    rows = []
+    for entry in meta.get("checkpoints", {}).get("entries", []):
+        model, info = load_zoo_checkpoint(out, entry["step"])
+        rows.append((entry["step"], _accuracy(model.to(device), test, torch.device(device)), entry["source_accuracy"]))
+    return rows
 
 
 def canonical_command(config: Config, out: Path) -> str:
@@ -277,50 +451,73 @@ def canonical_command(config: Config, out: Path) -> str:
         out = Path(out).resolve().relative_to(checkout() or Path.cwd())
     except ValueError:
         pass
-    options = ["--depth", config.depth, "--images", config.images, "--test-images", config.test_images,
+    options = ["--depth", config.depth, "--widths", ",".join(map(str, config.widths)), "--source", config.source,
+               "--images", config.images, "--test-images", config.test_images, "--val-images", config.val_images,
                "--size", config.size, "--steps", config.steps, "--batch-size", config.batch_size, "--lr", config.lr,
-               "--seed", config.seed, "--threads", config.threads, "--device", "cpu", "--out", out]
+               "--seed", config.seed, "--threads", config.threads, "--checkpoint-every", config.checkpoint_every,
+               "--eval-every", config.eval_every, "--snapshots", ",".join(map(str, config.snapshots)) or "none",
+               "--device", "cpu", "--out", out]
     return f"{launcher} cnnlessons.zoo.pretrain {shlex.join(str(o) for o in options)}"
 
 
+def _ints(text: str) -> tuple[int, ...]:
+    return () if text.strip().lower() in ("", "none") else tuple(int(v) for v in text.split(","))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    d = Config()
     p = argparse.ArgumentParser(prog="python -m cnnlessons.zoo.pretrain", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--depth", type=int, default=d.depth, help="ResNet depth 6n+2 (8, 14, 20, ...)")
-    p.add_argument("--images", type=int, default=d.images, help="source training images")
-    p.add_argument("--test-images", type=int, default=d.test_images, help="source test images")
-    p.add_argument("--size", type=int, default=d.size, help="image side in pixels")
-    p.add_argument("--steps", type=int, default=d.steps, help="optimizer steps")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help="global batch (split across processes)")
-    p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate")
-    p.add_argument("--seed", type=int, default=d.seed, help="seed of data, initialisation and batches")
-    p.add_argument("--threads", type=int, default=d.threads, help="CPU threads per process (part of the result)")
+    p.add_argument("--model", choices=sorted(MODELS), default="shapes_resnet8",
+                   help="start from this shipped model's settings (the options below override them)")
+    p.add_argument("--depth", type=int, help="ResNet depth 6n+2 (8, 14, 20, ...)")
+    p.add_argument("--widths", type=_ints, help="the three stages' widths, e.g. 16,32,64")
+    p.add_argument("--source", choices=SOURCES, help="source classes: the procedural shapes, or shapes and glyphs")
+    p.add_argument("--images", type=int, help="source training images")
+    p.add_argument("--test-images", type=int, help="source test images")
+    p.add_argument("--val-images", type=int, help="held-out source images measured every --eval-every steps")
+    p.add_argument("--size", type=int, help="image side in pixels")
+    p.add_argument("--steps", type=int, help="optimizer steps")
+    p.add_argument("--batch-size", type=int, help="global batch (split across processes)")
+    p.add_argument("--lr", type=float, help="peak learning rate")
+    p.add_argument("--seed", type=int, help="seed of data, initialisation and batches")
+    p.add_argument("--threads", type=int, help="CPU threads per process (part of the result)")
+    p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (part of the result: batch seeds)")
+    p.add_argument("--eval-every", type=int, help="steps between held-out evaluations (a multiple of --checkpoint-every)")
+    p.add_argument("--snapshots", type=_ints, help="steps whose weights are shipped as checkpoints, e.g. 500,2000 (or none)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    p.add_argument("--out", type=Path, default=zoo_dir() / "shapes_resnet8.pt", help="weights file (manifest beside it)")
+    p.add_argument("--out", type=Path, default=None, help="weights file (manifest beside it); default data/zoo/MODEL.pt")
     p.add_argument("--checkpoint-dir", type=Path, default=None, help="default: data/cache/pretrain/<out name>")
-    p.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--verify", action="store_true", help="only re-measure --out's source accuracy against its manifest")
     return p
 
 
+def config_from_args(args: argparse.Namespace, world_size: int = 1) -> Config:
+    """``MODELS[args.model]`` with every option the command line gives replacing its value."""
+    names = {f.name for f in fields(Config)}
+    given = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    return replace(MODELS[args.model], **given, world_size=world_size)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    out = args.out or zoo_dir() / f"{args.model}.pt"
     if args.verify:
-        measured, recorded = verify(args.out, "cpu" if args.device == "auto" else args.device)
-        ok = abs(measured - recorded) <= 2e-3
-        print(f"{args.out}: source accuracy {measured:.4f}, manifest {recorded:.4f}: {'OK' if ok else 'MISMATCH'}")
+        device = "cpu" if args.device == "auto" else args.device
+        measured, recorded = verify(out, device)
+        rows = [("final", measured, recorded)] + [(f"step {s}", m, r) for s, m, r in verify_checkpoints(out, device)]
+        ok = all(abs(m - r) <= 2e-3 for _, m, r in rows)
+        for what, m, r in rows:
+            print(f"{out} ({what}): source accuracy {m:.4f}, manifest {r:.4f}: {'OK' if abs(m - r) <= 2e-3 else 'MISMATCH'}")
         return 0 if ok else 1
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    config = Config(depth=args.depth, images=args.images, test_images=args.test_images, size=args.size,
-                    steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                    world_size=world, threads=args.threads)
-    command = canonical_command(config, args.out)
-    checkpoint_dir = args.checkpoint_dir or data_dir() / "cache" / "pretrain" / args.out.stem
-    pretrain(config, args.out, checkpoint_dir=checkpoint_dir, checkpoint_every=args.checkpoint_every,
-             device=args.device, command=command, quiet=args.quiet)
+    try:
+        config = config_from_args(args, int(os.environ.get("WORLD_SIZE", "1")))
+    except ValueError as exc:
+        build_parser().error(str(exc))
+    command = canonical_command(config, out)
+    checkpoint_dir = args.checkpoint_dir or data_dir() / "cache" / "pretrain" / out.stem
+    pretrain(config, out, checkpoint_dir=checkpoint_dir, device=args.device, command=command, quiet=args.quiet)
     return 0
 
 
