@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 import torchvision
 
 from cnnlessons.experiments.architectures import ARCHITECTURES, HUMAN_TOP5, ILSVRC, get_architecture, profile, published
@@ -69,10 +70,61 @@ def test_receptive_field_below_224_uses_the_conv_features():
 
 
 def test_ilsvrc_entries_say_whether_they_are_cnns():
-    # Not a CNN: 2010 and 2011 only. A CNN entry without one depth is an ensemble (2016, 2017).
+    # Not a CNN: 2010 and 2011 only; from 2012 every entry averaged several CNNs.
     assert [r.year for r in ILSVRC if not r.cnn] == [2010, 2011]
-    assert all(r.depth is None for r in ILSVRC if not r.cnn)
-    assert [r.entry.split(" (")[0] for r in ILSVRC if r.cnn and r.depth is None] == ["Trimps-Soushen", "SENet"]
+    assert all(r.deepest is None and not r.members for r in ILSVRC if not r.cnn)
+    assert all(r.members and r.label.startswith("ensemble of ") for r in ILSVRC if r.cnn)
+    # The deepest member's depth where the papers give it: AlexNet 8, VGG 19, GoogLeNet 22, ResNet 152.
+    deepest = {r.entry: r.deepest for r in ILSVRC if r.deepest}
+    assert deepest == {"AlexNet": 8, "VGG (runner-up)": 19, "GoogLeNet": 22, "ResNet": 152, "SENet": 154}
+    assert [r.label for r in ILSVRC if r.entry == "ResNet"] == ["ensemble of 6 CNNs; deepest 152 layers"]
+
+
+def test_se_gates_are_counted_apart_from_the_depth():
+    se = profile("SE-ResNet-50")
+    assert (se.depth, se.gates) == (50, 16)
+    assert se.weighted_layers == profile("ResNet-50").weighted_layers + 2 * 16  # two FC layers per gate
+
+
+def test_without_gates_replaces_every_gate_and_leaves_the_model_alone():
+    from cnnlessons.experiments.architectures import without_gates
+    from cnnlessons.models import SEBlock, se_resnet50, with_se
+    with torch.device("meta"):
+        for model in (se_resnet50(), with_se(torchvision.models.resnet18())):
+            plain, gates = without_gates(model)
+            assert gates == sum(isinstance(m, SEBlock) for m in model.modules()) > 0
+            assert not any(isinstance(m, SEBlock) for m in plain.modules())
+            assert any(isinstance(m, SEBlock) for m in model.modules())  # a copy was changed
+        plain = torchvision.models.resnet18()
+        assert without_gates(plain) == (plain, 0)
+
+
+def test_profile_table_says_where_the_counts_are_torchvisions():
+    from cnnlessons.experiments.architectures import matches_published, profile_table
+    profiles = [profile("AlexNet"), profile("SE-ResNet-50")]
+    table = profile_table(profiles)
+    assert [row[-1] for row in table.rows] == ["yes", "-"]
+    assert table.rows[1][2] == "50 (+16 gates)"
+    assert matches_published(profile("AlexNet", input_size=128), 128) is None  # published figures are for 224
+
+
+def test_compare_convs_follows_the_zf_paper():
+    from cnnlessons.experiments.architectures import compare_convs
+    from cnnlessons.models import alexnet_dense, zfnet
+    with torch.device("meta"):
+        table = compare_convs({"AlexNet": alexnet_dense().eval(), "ZFNet": zfnet().eval()})
+    maps = [(row[1], row[3]) for row in table.rows[:5]]
+    # conv1: 55 vs 110 (stride 4 vs 2); conv2 is stride 2 in ZFNet: 27 vs 26; conv3-5: 13 in both.
+    assert maps == [("55x55", "110x110"), ("27x27", "26x26")] + [("13x13", "13x13")] * 3
+    assert table.rows[-1][0] == "whole network"
+
+
+def test_extra_data_and_design_of_zoo_models():
+    from cnnlessons.experiments.architectures import GROUPS, design, extra_data, group
+    assert [n for n in ("regnet_y_128gf", "vit_h_14", "vit_b_16", "resnet50") if extra_data(n)] == [
+        "regnet_y_128gf", "vit_h_14"]  # SWAG: Instagram pre-training
+    assert (design("maxvit_t"), design("swin_t"), design("convnext_tiny")) == ("hybrid", "transformer", "CNN")
+    assert group("maxvit_t") != group("vit_b_16") and group("maxvit_t") in GROUPS
 
 
 def test_zoo_groups():

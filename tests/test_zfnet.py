@@ -12,7 +12,7 @@ from cnnlessons.models.zfnet import ALEXNET_LAYERS, ZFNET_LAYERS, EightLayerNet,
 
 def _map_sizes(model: EightLayerNet, size: int = 224) -> list[int]:
     x, sizes = torch.zeros(1, 3, size, size), []
-    for module in model.features:
+    for module in model:
         x = module(x)
         if isinstance(module, (nn.Conv2d, nn.MaxPool2d)):
             sizes.append(x.shape[-1])

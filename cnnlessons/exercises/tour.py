@@ -50,6 +50,12 @@ def _se_params(reduction: int = 8) -> int:
     return sum(p.numel() for p in se.parameters()) - sum(p.numel() for p in plain.parameters())
 
 
+def _resnet50_recipe_gain() -> float:
+    weights = torchvision.models.ResNet50_Weights
+    v1, v2 = (w.meta["_metrics"]["ImageNet-1K"]["acc@1"] for w in (weights.IMAGENET1K_V1, weights.IMAGENET1K_V2))
+    return round(v2 - v1, 2)
+
+
 seven_vs_three = Exercise(
     name="seven_vs_three",
     question="With 256 channels in and out and no biases, how many more weights does one 7x7 convolution "
@@ -85,4 +91,16 @@ vgg16_at_448 = Exercise(
          "Which layers see the same input at any image size? (Look at the adaptive pool before the classifier.)",
 )
 
-ALL = (seven_vs_three, vgg16_fc_fraction, se_params, vgg16_at_448)
+resnet50_recipe_gain = Exercise(
+    name="resnet50_recipe_gain",
+    question="torchvision ships two sets of ImageNet weights for the same ResNet-50 (same layers, same "
+             "4.09 G multiply-adds): V1, trained with the 2015 recipe, and V2, trained in 2021 with a modern "
+             "recipe (longer training, stronger augmentation, label smoothing, ...). Predict first how many "
+             "top-1 points the recipe alone is worth, then read both accuracies from the weights' metadata "
+             "(2 decimals).",
+    is_correct=equals(_resnet50_recipe_gain(), rel_tol=0.002),
+    hint="torchvision.models.ResNet50_Weights.IMAGENET1K_V1.meta['_metrics'] holds the ImageNet-1K accuracies; "
+         "do the same for IMAGENET1K_V2 and subtract.",
+)
+
+ALL = (seven_vs_three, vgg16_fc_fraction, se_params, vgg16_at_448, resnet50_recipe_gain)

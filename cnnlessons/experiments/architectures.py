@@ -13,45 +13,21 @@ exactly what the real network gives (parameters and multiply-adds depend only on
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import torch
 import torchvision
 from torch import nn
 
 from ..analysis import count
+from ..io import Table
+from ..models.se import SEBlock
 from ..models.se_resnet import se_resnet50
 from ..models.zfnet import zfnet
 from ..analysis import ReceptiveFieldError, receptive_field
-
-
-@dataclass(frozen=True)
-class IlsvrcResult:
-    """The winning ILSVRC classification entry of one year."""
-
-    year: int
-    entry: str
-    top5: float              # top-5 error, %
-    depth: int | None        # weighted layers of its one CNN design; None: not a CNN, or an ensemble
-    source: str
-    cnn: bool = True         # False for the pre-CNN winners (hand-designed features + SVMs)
-
-
-ILSVRC: tuple[IlsvrcResult, ...] = (
-    IlsvrcResult(2010, "NEC-UIUC (Lin et al.)", 28.2, None, "ILSVRC 2010 results; shallow features + SVMs", cnn=False),
-    IlsvrcResult(2011, "XRCE (Sanchez & Perronnin)", 25.8, None, "ILSVRC 2011 results; Fisher vectors", cnn=False),
-    IlsvrcResult(2012, "AlexNet", 16.4, 8, "Krizhevsky et al. 2012 (five-CNN average; 15.3% with extra data)"),
-    IlsvrcResult(2013, "ZFNet", 11.7, 8, "Zeiler & Fergus 2013 (ILSVRC 2013, Clarifai)"),
-    IlsvrcResult(2014, "VGG (runner-up)", 7.3, 19, "Simonyan & Zisserman 2014"),
-    IlsvrcResult(2014, "GoogLeNet", 6.7, 22, "Szegedy et al. 2014 (6.67%)"),
-    IlsvrcResult(2015, "ResNet", 3.57, 152, "He et al. 2015"),
-    IlsvrcResult(2016, "Trimps-Soushen (ensemble)", 3.0, None,
-                 "ILSVRC 2016 results; an ensemble of Inception, ResNet and Wide ResNet CNNs"),
-    IlsvrcResult(2017, "SENet", 2.25, None, "Hu et al. 2017 (2.251%); an ensemble of SE networks"),
-)
-HUMAN_TOP5 = 5.1
-HUMAN_SOURCE = "Russakovsky et al., ImageNet Large Scale Visual Recognition Challenge, IJCV 2015"
+from .ilsvrc import HUMAN_SOURCE, HUMAN_TOP5, ILSVRC, IlsvrcResult  # noqa: F401  (the tour's timeline)
 
 
 def _googlenet() -> nn.Module:
@@ -66,6 +42,7 @@ class Architecture:
     build: Callable[[], nn.Module]
     torchvision_name: str | None    # where torchvision publishes weights (and their metadata)
     idea: str                       # what it changed
+    stand_in: str = ""              # how the network built here differs from the paper's, if it does
 
 
 def _tv(name: str) -> Callable[[], nn.Module]:
@@ -73,17 +50,23 @@ def _tv(name: str) -> Callable[[], nn.Module]:
 
 
 ARCHITECTURES: tuple[Architecture, ...] = (
-    Architecture("AlexNet", 2012, _tv("alexnet"), "alexnet", "deep CNN on GPUs: ReLU, dropout, data augmentation"),
-    Architecture("ZFNet", 2013, zfnet, None, "smaller first-layer filters (7x7/2), wider conv3-5"),
+    Architecture("AlexNet", 2012, _tv("alexnet"), "alexnet", "deep CNN on GPUs: ReLU, dropout, data augmentation",
+                 "torchvision's one-GPU variant (Krizhevsky 2014, 'one weird trick'): 64/192/384/256/256 filters "
+                 "instead of 96/256/384/384/256, no local response normalisation"),
+    Architecture("ZFNet", 2013, zfnet, None, "smaller first-layer filters (7x7/2), wider conv3-5",
+                 "the wider variant of Zeiler & Fergus's Table 2 (conv3-5: 512/1024/512), dense connections"),
     Architecture("VGG-16", 2014, _tv("vgg16"), "vgg16", "only 3x3 convs, deeper"),
     Architecture("VGG-19", 2014, _tv("vgg19"), "vgg19", "only 3x3 convs, deeper"),
-    Architecture("GoogLeNet", 2014, _googlenet, "googlenet", "Inception modules with 1x1 bottlenecks, no big FC layers"),
+    Architecture("GoogLeNet", 2014, _googlenet, "googlenet", "Inception modules with 1x1 bottlenecks, no big FC layers",
+                 "torchvision's: batch norm after every convolution (the 2014 network had none), and a 3x3 "
+                 "kernel in the branch the paper gives a 5x5"),
     Architecture("ResNet-18", 2015, _tv("resnet18"), "resnet18", "residual connections"),
     Architecture("ResNet-34", 2015, _tv("resnet34"), "resnet34", "residual connections"),
     Architecture("ResNet-50", 2015, _tv("resnet50"), "resnet50", "residual connections + 1x1 bottleneck blocks"),
     Architecture("ResNet-101", 2015, _tv("resnet101"), "resnet101", "residual connections + 1x1 bottleneck blocks"),
     Architecture("ResNet-152", 2015, _tv("resnet152"), "resnet152", "residual connections + 1x1 bottleneck blocks"),
-    Architecture("SE-ResNet-50", 2017, se_resnet50, None, "squeeze-and-excitation channel gates"),
+    Architecture("SE-ResNet-50", 2017, se_resnet50, None, "squeeze-and-excitation channel gates",
+                 "ResNet-50 as torchvision builds it (stride in the 3x3 conv) with the paper's gates (r = 16)"),
 )
 
 
@@ -120,12 +103,13 @@ class Profile:
 
     name: str
     year: int
-    depth: int                       # weighted layers on the longest input-output path
-    weighted_layers: int             # all conv/linear layers that ran
+    depth: int                       # weighted layers on the longest input-output path, gates apart
+    weighted_layers: int             # all conv/linear layers that ran, gates included
     params: int
     macs: int
     receptive_field: int | None      # at the last feature map, in input pixels (None: not defined)
     published: Published | None
+    gates: int = 0                   # SE gates (each two FC layers off the main path)
 
     @property
     def gmacs(self) -> float:
@@ -134,22 +118,40 @@ class Profile:
 
 def profile(arch: Architecture | str, input_size: int = 224, device: str | torch.device = "meta") -> Profile:
     """Build ``arch`` on ``device`` (no weights), in eval mode, and measure it on a
-    ``3 x input_size x input_size`` image. SE gates (global context) are ignored for the
-    receptive field, as is usual."""
+    ``3 x input_size x input_size`` image. SE gates (global context) are counted apart, as
+    the papers do: the depth is that of the network without them ("SE-ResNet-50" is 50 deep,
+    with 16 gates of two FC layers each), and the receptive field ignores them."""
     arch = get_architecture(arch) if isinstance(arch, str) else arch
     with torch.device(device):
         model = arch.build().eval()
     cost = count(model, (3, input_size, input_size))
+    plain, gates = without_gates(model)
+    depth = count(plain, (3, input_size, input_size)).depth if gates else cost.depth
     rf = _last_field(model, input_size)
     rf_size = rf if isinstance(rf, int) or rf is None else max(rf)
-    return Profile(arch.name, arch.year, cost.depth, cost.weighted_layers, cost.params, cost.macs, rf_size,
-                   published(arch.torchvision_name) if arch.torchvision_name else None)
+    return Profile(arch.name, arch.year, depth, cost.weighted_layers, cost.params, cost.macs, rf_size,
+                   published(arch.torchvision_name) if arch.torchvision_name else None, gates)
+
+
+def without_gates(model: nn.Module) -> tuple[nn.Module, int]:
+    """``model`` with each SE gate (``SEBlock``) replaced by the identity, and how many there
+    were (``model`` itself, untouched, when there are none)."""
+    found = [name for name, m in model.named_modules() if isinstance(m, SEBlock)]
+    if not found:
+        return model, 0
+    plain = copy.deepcopy(model)
+    for name in found:
+        parent, _, child = name.rpartition(".")
+        setattr(plain.get_submodule(parent) if parent else plain, child, nn.Identity())
+    return plain, len(found)
 
 
 def _last_field(model: nn.Module, input_size: int) -> int | tuple[int, int] | None:
     """Receptive field of the last feature map; if the map cannot be found past an adaptive
-    pool that resamples it (AlexNet/VGG below 224), that of the ``features`` block's output."""
-    candidates = ["last_feature_map"] + (["features"] if hasattr(model, "features") else [])
+    pool that resamples it (AlexNet/VGG below 224), that of the ``features`` block's output
+    (the last conv stage's, for the course's eight-layer nets)."""
+    candidates = (["last_feature_map"] + (["features"] if hasattr(model, "features") else [])
+                  + ([model.last_conv_stage] if hasattr(model, "last_conv_stage") else []))
     for at in candidates:
         try:
             return receptive_field(model, (3, input_size, input_size), at=at, ignore_global_context=True).size
@@ -165,9 +167,50 @@ def survey(names: Sequence[str] | None = None, input_size: int = 224,
     return [profile(arch, input_size, device) for arch in chosen]
 
 
+def matches_published(p: Profile, input_size: int = 224) -> bool | None:
+    """Whether the counted parameters and multiply-adds are torchvision's published figures
+    (to their 3 decimals of G); ``None`` where there is nothing to compare (no torchvision
+    weights, or an image side other than the published 224)."""
+    if p.published is None or input_size != 224:
+        return None
+    return p.params == p.published.params and round(p.gmacs, 3) == round(p.published.gmacs, 3)
+
+
+def profile_table(profiles: Sequence[Profile], input_size: int = 224) -> Table:
+    """The measured architectures as a table: depth (SE gates apart), all conv/fc layers,
+    parameters, multiply-adds, receptive field, and whether the counts equal torchvision's."""
+    def same(p: Profile) -> str:
+        verdict = matches_published(p, input_size)
+        return {True: "yes", False: "NO", None: "-"}[verdict]
+
+    def depth(p: Profile) -> str:
+        return f"{p.depth} (+{p.gates} gates)" if p.gates else str(p.depth)
+
+    return Table(["network", "year", "depth", "conv + fc layers", "parameters", "G multiply-adds",
+                  "receptive field", "= torchvision's"],
+                 [[p.name, str(p.year), depth(p), str(p.weighted_layers), f"{p.params:,}", f"{p.gmacs:.3f}",
+                   "-" if p.receptive_field is None else str(p.receptive_field), same(p)] for p in profiles],
+                 caption=f"Each network measured on one {input_size}x{input_size} image")
+
+
+def compare_convs(models: Mapping[str, nn.Module], input_size: int = 224) -> Table:
+    """Conv layer by conv layer, each model's output map (side) and multiply-adds (millions),
+    then the whole network's parameters and multiply-adds: e.g. AlexNet against ZFNet."""
+    costs = {name: count(m, (3, input_size, input_size)) for name, m in models.items()}
+    convs = [[layer for layer in c.layers if layer.kind == "Conv2d"] for c in costs.values()]
+    header = ["layer"] + [f"{name} {what}" for name in costs for what in ("map", "M mult-adds")]
+    rows = [[f"conv{i}"] + [cell for layer in layers for cell in (f"{layer.output_shape[-1]}x{layer.output_shape[-1]}",
+                                                                  f"{layer.macs / 1e6:,.0f}")]
+            for i, layers in enumerate(zip(*convs), start=1)]
+    rows.append(["whole network"] + [cell for c in costs.values()
+                                     for cell in (f"{c.params / 1e6:.1f} M parameters", f"{c.macs / 1e6:,.0f}")])
+    return Table(header, rows, caption=f"Conv layer by conv layer, on one {input_size}x{input_size} image")
+
+
 # --------------------------------------------------------------------------- the whole zoo
 
-TRANSFORMER_FAMILIES = ("vit", "swin", "swin_v2", "maxvit")
+TRANSFORMER_FAMILIES = ("vit", "swin", "swin_v2", "maxvit")  # no receptive field computed (attention)
+HYBRID_FAMILIES = ("maxvit",)  # convolutions (MBConv blocks) and attention in every stage
 _FAMILIES = ("efficientnet_v2", "efficientnet", "mobilenet_v2", "mobilenet_v3", "shufflenet_v2", "regnet_x",
              "regnet_y", "swin_v2", "swin", "wide_resnet", "resnext", "resnet", "vgg", "densenet", "squeezenet",
              "mnasnet", "convnext", "maxvit", "vit", "alexnet", "googlenet", "inception_v3")
@@ -187,7 +230,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "EfficientNet": ("efficientnet", "efficientnet_v2"),
     "RegNet": ("regnet_x", "regnet_y"),
     "ConvNeXt": ("convnext",),
-    "transformers (ViT, Swin, MaxViT)": TRANSFORMER_FAMILIES,
+    "transformers (ViT, Swin)": tuple(f for f in TRANSFORMER_FAMILIES if f not in HYBRID_FAMILIES),
+    "conv + attention hybrid (MaxViT)": HYBRID_FAMILIES,
 }
 
 
@@ -195,6 +239,26 @@ def group(name: str) -> str:
     """The ``GROUPS`` entry (a few families of one design line) of a torchvision model name."""
     fam = family(name)
     return next(g for g, families in GROUPS.items() if fam in families)
+
+
+def design(name: str) -> str:
+    """What a torchvision model is built from: ``"CNN"``, ``"transformer"`` or ``"hybrid"``
+    (MaxViT: convolutions and attention in every stage)."""
+    fam = family(name)
+    return "hybrid" if fam in HYBRID_FAMILIES else "transformer" if fam in TRANSFORMER_FAMILIES else "CNN"
+
+
+def default_weights(name: str) -> torchvision.models.WeightsEnum:
+    """The weights ``torchvision.models.get_model(name, weights="DEFAULT")`` would load (their
+    metadata ships with torchvision: nothing is downloaded)."""
+    return torchvision.models.get_model_weights(name).DEFAULT
+
+
+def extra_data(name: str) -> bool:
+    """Whether ``name``'s default weights were pre-trained on more than ImageNet-1K: the SWAG
+    weights (Singh et al. 2022), pre-trained on 3.6 billion weakly labelled Instagram images
+    before ImageNet fine-tuning."""
+    return "SWAG" in default_weights(name).name
 
 
 class _ParametersOnMeta(torch.overrides.TorchFunctionMode):

@@ -25,6 +25,7 @@ as Zeiler & Fergus did. Max pools use ``ceil_mode`` so the paper's map sizes com
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, fields, replace
 from typing import Literal, Sequence
 
@@ -63,40 +64,42 @@ ZFNET_LAYERS: tuple[ConvLayer, ...] = (
 )
 
 
-class EightLayerNet(nn.Module):
-    """Five convolutions (``layers``) and three fully connected layers, AlexNet style:
-    ``features`` (conv, ReLU, [LRN], [pool]), a 6x6 adaptive average pool (the identity at
-    224x224), then ``classifier`` (dropout, fc6, ReLU, dropout, fc7, ReLU, fc8)."""
+class EightLayerNet(nn.Sequential):
+    """Five convolutions (``layers``) and three fully connected layers, AlexNet style, each
+    module named as the papers name the layers: ``conv1``, ``relu1``, [``norm1``], [``pool1``],
+    ... ``conv5`` ..., a 6x6 adaptive average pool (the identity at 224x224), ``flatten``, then
+    dropout, ``fc6``, ReLU, dropout, ``fc7``, ReLU, ``fc8``."""
 
     def __init__(self, layers: Sequence[ConvLayer], num_classes: int = 1000, dropout: float = 0.5,
                  in_channels: int = 3) -> None:
-        super().__init__()
         if not layers or not all(isinstance(layer, ConvLayer) for layer in layers):
             raise ValueError("layers must be a non-empty sequence of ConvLayer")
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"num_classes must be a positive int; got {num_classes!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1); got {dropout!r}")
-        self.layers = tuple(layers)
-        modules: list[nn.Module] = []
+        modules: dict[str, nn.Module] = {}
         c_in = in_channels
-        for layer in layers:
-            modules += [nn.Conv2d(c_in, layer.filters, layer.kernel, layer.stride, layer.padding), nn.ReLU(inplace=True)]
-            norm = [nn.LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0)] if layer.norm else []
-            pool = [nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True)] if layer.pool else []
-            modules += norm + pool if layer.norm == "before pool" else pool + norm
+        for i, layer in enumerate(layers, start=1):
+            modules[f"conv{i}"] = nn.Conv2d(c_in, layer.filters, layer.kernel, layer.stride, layer.padding)
+            modules[f"relu{i}"] = nn.ReLU(inplace=True)
+            norm = {f"norm{i}": nn.LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0)} if layer.norm else {}
+            pool = {f"pool{i}": nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True)} if layer.pool else {}
+            modules.update({**norm, **pool} if layer.norm == "before pool" else {**pool, **norm})
             c_in = layer.filters
-        self.features = nn.Sequential(*modules)
-        self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
-        self.classifier = nn.Sequential(
-            nn.Dropout(p=dropout), nn.Linear(c_in * 6 * 6, 4096), nn.ReLU(inplace=True),
-            nn.Dropout(p=dropout), nn.Linear(4096, 4096), nn.ReLU(inplace=True),
-            nn.Linear(4096, num_classes),
-        )
+        modules.update(
+            avgpool=nn.AdaptiveAvgPool2d((6, 6)), flatten=nn.Flatten(),
+            drop6=nn.Dropout(p=dropout), fc6=nn.Linear(c_in * 6 * 6, 4096), relu6=nn.ReLU(inplace=True),
+            drop7=nn.Dropout(p=dropout), fc7=nn.Linear(4096, 4096), relu7=nn.ReLU(inplace=True),
+            fc8=nn.Linear(4096, num_classes))
+        super().__init__(OrderedDict(modules))
+        self.layers = tuple(layers)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.avgpool(self.features(x))
-        return self.classifier(torch.flatten(x, 1))
+    @property
+    def last_conv_stage(self) -> str:
+        """The module whose output is the last feature map (before the adaptive pool)."""
+        names = list(self._modules)
+        return names[names.index("avgpool") - 1]
 
 
 def zfnet(num_classes: int = 1000, conv345: tuple[int, int, int] = (512, 1024, 512), dropout: float = 0.5) -> EightLayerNet:
