@@ -16,6 +16,7 @@ LESSONS = {
     "03_residual_identity": ("residual", "LESSON_03"),
     "04_resnet_in_practice": ("residual", "LESSON_04"),
     "06_architecture_tour": ("tour", "ALL"),
+    "07_after_senet": ("after_senet", "ALL"),
 }
 
 

@@ -5,6 +5,8 @@
 - ``recipe``: the ResNet training recipe and its ablation
 - ``transfer``: linear probe, fine-tuning and scratch on a target task
 - ``architectures``: the tour's table of ImageNet winners
+- after SENet (lesson 07): ``modern_recipe`` (AdamW, warm-up, cosine), ``design_space`` (RegNet's EDFs),
+  ``scaling`` (EfficientNet's compound scaling), ``modernize`` (ConvNeXt's roadmap), ``vit_vs_cnn``
 """
 from .degradation import (DegradationResult, degradation_claims, degradation_experiment, gradient_norms, plot_curves,
                           shapes_task)
