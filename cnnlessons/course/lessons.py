@@ -203,10 +203,11 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(
         "06_architecture_tour",
         "The architecture tour: ImageNet winners from AlexNet to SENet, measured",
-        "ILSVRC timeline; AlexNet, ZFNet, VGG, GoogLeNet, ResNets and SE-ResNet-50 built without weights: "
-        "depth, parameters, multiply-adds and receptive fields next to published figures, and each drawn; "
-        "then the whole torchvision zoo (80 classifiers) counted and its CNNs' receptive fields computed: "
-        "top-1 against multiply-adds with the Pareto front.",
+        "ILSVRC timeline (every winner from 2012 on an ensemble); AlexNet, ZFNet, VGG, GoogLeNet, ResNets and "
+        "SE-ResNet-50 built without weights: depth, parameters, multiply-adds and receptive fields next to "
+        "published figures, and each drawn; ZFNet against its paper's own numbers; accuracy against compute "
+        "(depth alone misleads); the SE block in code; then where the classics stand among torchvision's 80 "
+        "classifiers (the Pareto front, extra-data weights marked).",
         {"seed": SEED, "device": DEVICE, "input_size": Int(min=64, max=512), "zoo": Choice(choices=("live", "shipped"))},
         # demo: the zoo table shipped with the course (make zoo-table; the tests check it against a
         # live measurement) instead of measuring all 80 models, most of the default's time
