@@ -88,8 +88,45 @@ def test_run_times_come_from_the_benchmark_tables(tmp_path):
     assert "| ~20\u00a0s | n/a |" in index and "| ~15\u00a0s | ~5\u00a0s |" in index
 
 
-def test_the_lessons_come_in_the_registrys_order():
-    assert [p.stem for p in book.lesson_notebooks(NOTEBOOKS_DIR)] == LESSONS
+def test_the_lessons_come_in_the_registrys_order_and_nothing_else(tmp_path, monkeypatch):
+    """The site's order is the registry's, whatever the file names sort to; a registered lesson
+    missing from the folder, or a notebook the registry does not know, is an error (no glob)."""
+    for name in ("b_second", "a_first", "c_third"):
+        nbformat.write(nbformat.v4.new_notebook(), tmp_path / f"{name}.ipynb")
+    registry = {name: None for name in ("c_third", "a_first", "b_second")}  # neither sorted nor reversed
+    monkeypatch.setattr(book, "_registry", lambda: registry)
+    assert [p.stem for p in book.lesson_notebooks(tmp_path)] == ["c_third", "a_first", "b_second"]
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "d_scratch.ipynb")
+    with pytest.raises(SystemExit, match=r"d_scratch.ipynb.*not lessons of the registry"):
+        book.lesson_notebooks(tmp_path)
+    (tmp_path / "d_scratch.ipynb").unlink()
+    (tmp_path / "a_first.ipynb").unlink()
+    with pytest.raises(SystemExit, match=r"lacks the registered lesson\(s\) \['a_first.ipynb'\]"):
+        book.lesson_notebooks(tmp_path)
+
+
+def test_the_claims_cell_is_found_by_its_output_metadata_and_explorers_become_static():
+    from IPython.core.formatters import DisplayFormatter
+
+    from cnnlessons.widgets.inception_calculator import InceptionCalculator
+
+    nb = nbformat.v4.new_notebook()
+    counts = {"claims": 1, "hold": 1, "skipped": 0, "failed": 0}
+    data, metadata = DisplayFormatter().format(InceptionCalculator().widget)
+    nb.cells = [nbformat.v4.new_markdown_cell("# Lesson\n\nSome prose."), nbformat.v4.new_markdown_cell("More prose."),
+                nbformat.v4.new_code_cell("report()", outputs=[nbformat.v4.new_output(  # its source names no claims
+                    "display_data", data={"text/html": "<table></table>"}, metadata={OUTPUT_METADATA_KEY: counts})]),
+                nbformat.v4.new_code_cell("claims.table()  # a call without the table's output"),
+                nbformat.v4.new_code_cell("InceptionCalculator().widget", outputs=[
+                    nbformat.v4.new_output("display_data", data=data, metadata=metadata)])]
+    assert book.claims_cell_index(nb) == 2
+    assert not book.has_widgets(nb)  # the calculator does not need a kernel on the page
+    page = book.LessonPage("99_x", Path("99_x.ipynb"), "X", "", None, 1, False)
+    web = book.annotate(nb, page)
+    html = "".join(o["data"].get("text/html", "") for c in web.cells if c.cell_type == "code" for o in c.outputs)
+    assert "cnnlessonsStatic.inception_calculator.mount" in html and book.WIDGET_VIEW not in str(web.cells)
+    anchor = next(i for i, c in enumerate(web.cells) if "(claims-99_x)=" in c.source)
+    assert web.cells[anchor + 1].source == "report()"  # the anchor sits just before the table's cell
 
 
 def test_presets_from_the_registry():
@@ -282,17 +319,38 @@ SEARCH_BOXES = """() => [...document.querySelectorAll(".search-button-field, inp
   .filter(e => e.offsetParent !== null && getComputedStyle(e).visibility !== "hidden").length"""
 
 
+HIDDEN_OUTPUTS = {"remove-cell", "remove-output"}  # Jupyter Book tags myst-nb honours: no output on the page
+
+
+def shown_outputs(nb) -> list[dict]:
+    """The outputs the page shows: those of code cells not tagged to hide them."""
+    return [output for cell in nb.cells if cell.cell_type == "code"
+            and not HIDDEN_OUTPUTS & set(cell.metadata.get("tags", [])) for output in cell.get("outputs", [])]
+
+
 def table_outputs(nb) -> int:
-    """Outputs that are tables: HTML with a <table> (cnnlessons.io.Table, claims) or Markdown tables."""
+    """Tables among the outputs a page shows: each <table> of an HTML output (cnnlessons.io.Table,
+    claims) and each Markdown table; a static explorer's tables are drawn by its script."""
     count = 0
-    for cell in nb.cells:
-        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
-            data = output.get("data", {})
-            html, markdown = data.get("text/html", ""), data.get("text/markdown", "")
-            html = "".join(html) if isinstance(html, list) else html
-            markdown = "".join(markdown) if isinstance(markdown, list) else markdown
-            count += "<table" in html or bool(re.search(r"^\|.*\|\s*\n\|[ :|-]+\|", markdown, flags=re.M))
+    for output in shown_outputs(nb):
+        data = output.get("data", {})
+        html, markdown = data.get("text/html", ""), data.get("text/markdown", "")
+        html = "".join(html) if isinstance(html, list) else html
+        markdown = "".join(markdown) if isinstance(markdown, list) else markdown
+        if "cnnlessons-static" not in html:
+            count += html.count("<table") + len(re.findall(r"^\|.*\|\s*\n\|[ :|-]+\|", markdown, flags=re.M))
     return count
+
+
+def figure_outputs(nb) -> int:
+    """Figures among the outputs a page shows (a plot's PNG, a diagram's SVG and PNG: one figure)."""
+    return sum(bool({"image/png", "image/jpeg", "image/svg+xml"} & set(o.get("data", {}))) for o in shown_outputs(nb))
+
+
+# Tables and images in the page's outputs, outside widget views (drawn from saved state) and static
+# explorers (drawn by their scripts).
+IN_OUTPUTS = """selector => [...document.querySelectorAll("div.cell_output " + selector)]
+  .filter(e => !e.closest(".jupyter-widgets, .cnnlessons-static")).length"""
 
 
 @pytest.mark.slow
@@ -317,9 +375,9 @@ def test_page_renders_offline_without_errors(tab, page):
     assert not broken, f"{page}: images not displayed: {broken}"
     if page not in ("index", "INSTRUCTORS"):
         nb = nbformat.read(NOTEBOOKS_DIR / f"{page}.ipynb", as_version=4)
-        figures = sum(bool({"image/png", "image/svg+xml"} & set(o.get("data", {}))) for c in nb.cells
-                      if c.cell_type == "code" for o in c.outputs)  # plots, and diagrams (SVG)
-        assert len(loaded) >= figures, f"{page}: {len(loaded)} images on the page, the notebook has {figures} figures"
+        web = book.annotate(nb, book.lesson_pages(NOTEBOOKS_DIR, lessons=[NOTEBOOKS_DIR / f"{page}.ipynb"])[0])
+        shown = page_.evaluate(IN_OUTPUTS, "img")
+        assert shown == figure_outputs(web), f"{page}: {shown} figures on the page, the notebook shows {figure_outputs(web)}"
         # "Claims checked" at the top links to the claims table
         link = page_.locator(".lesson-meta a", has_text="Claims checked")
         assert link.count() == 1, f"{page}: no 'Claims checked' link at the top"
@@ -336,8 +394,8 @@ def test_page_renders_offline_without_errors(tab, page):
             assert (folded.first.get_attribute("open") is None) == (book.count_claims(nb) > FOLD_ROWS
                                                                     and "FAILED" not in summary)
         # every table output is a real <table> on the page (Markdown ones included)
-        tables = page_.locator("div.cell_output table").count()
-        assert tables >= table_outputs(nb), f"{page}: {tables} tables shown, the notebook has {table_outputs(nb)}"
+        tables = page_.evaluate(IN_OUTPUTS, "table")
+        assert tables == table_outputs(web), f"{page}: {tables} tables shown, the notebook shows {table_outputs(web)}"
         deck = page_.locator("a.slides-link").first.get_attribute("href")
         assert deck == f"slides/{page}.slides.html"
         assert page_.request.get(f"{tab.base}/{deck}").status == 200, f"{page}: the slides link is broken"
@@ -395,3 +453,90 @@ def test_navigation_reaches_every_lesson(tab):
     tab.page.wait_for_load_state("load")
     assert Path(urlparse(tab.page.url).path).stem == LESSONS[-1]
     assert tab.errors == [], tab.errors
+
+
+# ----------------------------------------------------------------------------- hidden cells and static explorers
+
+def hidden_cells_lesson(folder: Path) -> Path:
+    """A small lesson: a ``remove-cell`` and a ``remove-input`` cell, each with words found
+    nowhere else, and the Inception calculator as a lesson stores it (cleaned as ``cnnlessons
+    execute`` cleans a lesson)."""
+    import json
+
+    from IPython.core.formatters import DisplayFormatter
+
+    from cnnlessons.course.notebooks import clean, dumps
+    from cnnlessons.widgets.inception_calculator import InceptionCalculator
+
+    data, metadata = DisplayFormatter().format(InceptionCalculator().widget)
+    stream = lambda text: nbformat.v4.new_output("stream", name="stdout", text=text)  # noqa: E731
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# 98 · Hidden cells\n\nWhat a student reads."),
+                nbformat.v4.new_code_cell("plumbing_code_zebra = 1", outputs=[stream("plumbing output quokka\n")],
+                                          execution_count=1, metadata={"tags": ["remove-cell"]}),
+                nbformat.v4.new_code_cell("plotting_code_narwhal()", outputs=[stream("the figure axolotl\n")],
+                                          execution_count=2, metadata={"tags": ["remove-input"]}),
+                nbformat.v4.new_code_cell("idea_code_pangolin = 2", execution_count=3),
+                nbformat.v4.new_code_cell("InceptionCalculator().widget", execution_count=4, outputs=[
+                    nbformat.v4.new_output("display_data", data=data, metadata=metadata)])]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "98_hidden.ipynb"
+    path.write_text(dumps(clean(json.loads(nbformat.writes(nb)))))
+    return path
+
+
+@pytest.fixture(scope="module")
+def small_site(tmp_path_factory) -> Path:
+    """A site of the small lesson alone (built in-process, like make book)."""
+    pytest.importorskip("myst_nb", reason="pip install -e '.[test]'")
+    root = tmp_path_factory.mktemp("small")
+    lesson = hidden_cells_lesson(root / "notebooks")
+    out = root / "book"
+    book.build(out, root / "notebooks", lessons=[lesson])
+    return out
+
+
+@pytest.mark.slow
+def test_the_website_and_the_deck_show_no_hidden_code(small_site):
+    page = (small_site / "98_hidden.html").read_text()
+    deck = (small_site / "slides" / "98_hidden.slides.html").read_text()
+    for html in (page, deck):
+        for hidden in ("plumbing_code_zebra", "plumbing output quokka", "plotting_code_narwhal"):
+            assert hidden not in html
+        assert "the figure axolotl" in html and "cnnlessonsStatic.inception_calculator.mount" in html
+    assert "idea_code_pangolin" in page and "idea_code_pangolin" not in deck  # code on a slide: only live cells
+    assert (small_site / "slides" / "_vendor" / "reveal.js" / "dist" / "reveal.js").is_file()  # the deck folder travels
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_static_calculator_moves_on_the_website(small_site):
+    """On the page, with no kernel: dragging the calculator's slider updates its readout."""
+    from test_slides import drag_calculator
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(small_site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        if not CHROMIUM.is_file():
+            reason = f"no Chromium at {CHROMIUM}: run scripts/install-browser.sh"
+            if os.environ.get("CI", "").lower() in ("1", "true"):
+                pytest.fail(f"CI must run the browser test, but {reason}")
+            pytest.skip(reason)
+        sync_playwright = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]'").sync_playwright
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+            try:
+                tab = Tab((f"http://127.0.0.1:{server.server_address[1]}", chromium))
+                tab.page.set_viewport_size({"width": PAGE_WIDTH, "height": 900})
+                tab.open("98_hidden.html")
+                root = tab.page.locator(".cnnlessons-static[data-widget='inception_calculator']")
+                root.scroll_into_view_if_needed()
+                drag_calculator(tab.page, root)
+                tab.screenshot("static-calculator", full_page=False)
+                assert tab.errors == [], tab.errors
+                tab.close()
+            finally:
+                chromium.close()
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -72,3 +72,50 @@ def test_a_lesson_opens_as_a_rise_slideshow_and_advances(lab):  # noqa: F811
         assert not unexpected, "\n".join(unexpected)
     finally:
         context.close()
+
+
+def test_rise_follows_the_decks_slide_structure(lab):  # noqa: F811
+    """RISE reads the slide types ``cnnlessons execute`` derives (the decks' structure): a
+    ``remove-cell`` cell and an explaining paragraph (speaker notes) are not on the slides, every
+    slide is horizontal, so the right arrow (and a clicker) reaches the last one."""
+    import json
+
+    import nbformat
+
+    from cnnlessons.course.notebooks import clean, dumps
+
+    url, browser, root = lab
+    long = ("This paragraph explains the slide at length, as a teacher says it in class, with the reasons behind "
+            "it and what the numbers mean: too much for a slide, so it goes to the speaker notes quietly.")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_markdown_cell("# One"),
+                nbformat.v4.new_code_cell("plumbing_cell_zebra = 1", metadata={"tags": ["remove-cell"]}),
+                nbformat.v4.new_markdown_cell(long),
+                nbformat.v4.new_markdown_cell("## Two\n\nA short point."),
+                nbformat.v4.new_markdown_cell("### Three")]
+    (root / "notebooks" / "zz_rise.ipynb").write_text(dumps(clean(json.loads(nbformat.writes(nb)))))
+    context, page, errors = new_tab(browser)
+    try:
+        page.goto(f"{url}/lab/tree/notebooks/zz_rise.ipynb", wait_until="domcontentloaded")
+        page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=TIMEOUT_MS)
+        page.locator(".jp-Notebook .jp-Cell").first.click()
+        page.keyboard.press("Escape")
+        page.keyboard.press("Alt+r")
+        frame_element = page.locator("iframe[src*='rise/']").first
+        frame_element.wait_for(timeout=TIMEOUT_MS)
+        frame = frame_element.element_handle().content_frame()
+        frame.locator(".reveal .slides > section.present").first.wait_for(state="attached", timeout=TIMEOUT_MS)
+        frame.locator(".reveal section.present h1").first.wait_for(timeout=TIMEOUT_MS)
+        assert frame.locator(".reveal .slides > section").count() == 3
+        stacks = frame.evaluate("() => [...document.querySelectorAll('.reveal .slides > section')]"
+                                ".map(s => s.querySelectorAll(':scope > section').length)")
+        assert all(n <= 1 for n in stacks), f"vertical slides: {stacks}"
+        assert not frame.get_by_text("explains the slide at length").first.is_visible()
+        assert not frame.get_by_text("plumbing_cell_zebra").first.is_visible()
+        for expected in (1, 2):
+            frame.locator(".reveal .controls .navigate-right").first.click()  # what the right arrow does in RISE
+            frame.wait_for_function(f"({PRESENT})() === {expected}", timeout=30_000)
+        page.screenshot(path=str(SCREENSHOTS / "rise-structure.png"))
+    finally:
+        context.close()
