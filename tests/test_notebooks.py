@@ -165,3 +165,30 @@ def test_a_failed_runs_notebook_is_written_atomically(tmp_path, monkeypatch):
     with pytest.raises(Exception, match="boom"):
         execute(path, progress=False, keep_failed=tmp_path / "bad.failed.ipynb")
     assert [p for p, _ in written] == [tmp_path / "bad.failed.ipynb"] and "boom" in written[0][1]
+
+
+@pytest.mark.slow
+def test_nbval_still_compares_hidden_cells(tmp_path):
+    """Hiding is for readers only: strict nbval runs a ``remove-cell`` / ``remove-input`` cell and
+    compares its output like any other (a wrong committed output fails the run)."""
+    import subprocess
+    import sys
+
+    def notebook(printed: str) -> str:
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        stream = nbformat.v4.new_output("stream", name="stdout", text=printed)
+        nb.cells = [nbformat.v4.new_code_cell("print(6 * 7)", outputs=[stream], execution_count=1,
+                                              metadata={"tags": ["remove-cell"]}),
+                    nbformat.v4.new_code_cell("print('shown')", execution_count=2, metadata={"tags": ["remove-input"]},
+                                              outputs=[nbformat.v4.new_output("stream", name="stdout", text="shown\n")])]
+        return dumps(clean(json.loads(nbformat.writes(nb))))
+
+    results = {}
+    for name, printed in (("right", "42\n"), ("wrong", "41\n")):
+        path = tmp_path / f"{name}.ipynb"
+        path.write_text(notebook(printed))
+        results[name] = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval",
+                                        "--nbval-current-env", str(path)], capture_output=True, text=True, cwd=tmp_path)
+    assert results["right"].returncode == 0, results["right"].stdout[-2000:]
+    assert results["wrong"].returncode == 1 and "41" in results["wrong"].stdout, results["wrong"].stdout[-2000:]
