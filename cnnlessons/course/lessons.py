@@ -92,7 +92,9 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(
         "00_welcome",
         "Welcome: how the course works, an environment check and a map of the lessons",
-        "What the course is, how to run it (JupyterLab, papermill, GPU), environment check.",
+        "What the course accompanies (CS231n's lecture on CNN architectures), what you will be able to do, what "
+        "to know already and how to install it; how a lesson works (hidden checks, predictions, claims); an "
+        "environment check, seeding, the training loop, and the map of the lessons.",
         # steps from 80: fewer and the loss need not have halved yet (the lesson's claim)
         {"seed": SEED, "device": DEVICE, "steps": Int(min=80, max=100_000)},
         # demo: the tiny CNN's 80 steps instead of 150 (the rest is kernel start-up and imports);
@@ -107,9 +109,10 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(
         "01_receptive_fields",
         "Receptive fields: why VGG stacks 3x3 convolutions, and how much a unit really sees",
-        "Three 3x3 convs see 7x7 with fewer weights, and without ReLUs collapse into one 7x7 conv; the "
-        "Distill recurrence on real nets (AlexNet 195, VGG-16 212, ResNets); effective fields grow like "
-        "sqrt(depth); an explorer.",
+        "The receptive-field recurrence in five lines, on VGG and real nets (AlexNet 195, VGG-16 212, ResNets); "
+        "three 3x3 convs see 7x7 with fewer weights and more memory, and without ReLUs collapse into one 7x7 conv, "
+        "while with them they find edges no single conv can; gridding; effective fields grow like sqrt(depth); "
+        "an explorer.",
         {"seed": SEED, "device": DEVICE, "channels": Int(min=1, max=2048), "max_depth": Int(min=6, max=64),
          "n_inits": Int(min=1, max=64), "n_inputs": Int(min=4, max=256)},
         effects={
@@ -125,16 +128,19 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(
         "02_inception_bottleneck",
         "The Inception module and the cost of a 1x1 bottleneck",
-        "Multiply-adds of the naive and bottleneck Inception modules by hand and by a counter; the slide's "
-        "358M checked; cost vs bottleneck width; measured forward time; 1x1 convs as network in network; the "
-        "paper's GoogLeNet stage by stage (global average pooling, auxiliary heads) vs AlexNet and VGG-16.",
+        "Why parallel branches, and the module in a dozen lines; multiply-adds of the naive and bottleneck modules "
+        "by hand and by a counter (the slide's 358M is 271M); cost vs bottleneck width; what the squeeze can lose; "
+        "two 3x3 for a 5x5; measured forward time; the paper's GoogLeNet stage by stage; reducers save compute, "
+        "global average pooling saves parameters.",
         {"seed": SEED, "device": DEVICE, "batch_size": Int(min=1, max=256), "repeats": Int(min=1, max=200)},
+        # demo: single images and twice the timed passes (a steadier live table, in less time); full: batches of
+        # 32, for a GPU, where the time ratio moves with the batch
         effects={
             "demo": "Only the timing section changes: 1 image per timed pass, 30 passes (default 4 images, 15 "
                     "passes). Every count, table and figure is the same.",
             "full": "The timing section times batches of 32 images, 30 passes (for a GPU). Every count is the same.",
         },
-        presets={"demo": {"batch_size": 2, "repeats": 3}, "full": {"batch_size": 32, "repeats": 25}},
+        presets={"demo": {"batch_size": 1, "repeats": 30}, "full": {"batch_size": 32, "repeats": 30}},
     ),
     Lesson(
         "03_residual_identity",

@@ -2,7 +2,10 @@
 computed with ``cnnlessons.models.inception``, never typed in."""
 from __future__ import annotations
 
-from ..models.inception import branch_costs, break_even_bottleneck
+from torch import nn
+
+from ..analysis.cost import count
+from ..models.inception import GOOGLENET_TABLE1, branch_costs, break_even_bottleneck, conv_relu
 from . import Exercise, equals
 
 # Inception (4a)'s input: 14x14 maps of 480 channels; its 1x1, 3x3 and 5x5 widths (Table 1).
@@ -16,11 +19,13 @@ def _five_by_five_macs() -> int:
     return sum(t.macs for t in cost.terms if t.branch == "5x5")
 
 
-def _stacked_depth(modules: int = 3, in_channels: int = 256) -> int:
-    depth = in_channels
-    for _ in range(modules):
-        depth = branch_costs(depth, **_SLIDE).out_channels
-    return depth
+def _factorised_ratio(module: str = "4e", size: int = 14) -> float:
+    """Multiply-adds of module's 5x5 branch (reducer included) with two 3x3 convolutions (reduce -> c5 -> c5)
+    in place of its 5x5, over the branch as the paper builds it."""
+    c_in, _, _, _, reduce, c5, _ = GOOGLENET_TABLE1[module]
+    five = nn.Sequential(conv_relu(c_in, reduce, 1), conv_relu(reduce, c5, 5))
+    two = nn.Sequential(conv_relu(c_in, reduce, 1), conv_relu(reduce, c5, 3), conv_relu(c5, c5, 3))
+    return count(two, (c_in, size, size)).macs / count(five, (c_in, size, size)).macs
 
 
 def _doubled_input_growth() -> float:
@@ -35,12 +40,16 @@ five_by_five = Exercise(
     hint="Each conv costs H * W * C_out * k * k * C_in; the 5x5 conv's C_in is the bottleneck width.",
 )
 
-stacked_depth = Exercise(
-    name="stacked_depth",
-    question="Stack three naive modules (128 1x1, 192 3x3, 96 5x5 filters each) on a 256-channel input. "
-             "What is the output depth of the third one?",
-    is_correct=equals(_stacked_depth(), rel_tol=0),
-    hint="The pool branch passes every input channel through, so each module adds 128 + 192 + 96.",
+factorised_5x5 = Exercise(
+    name="factorised_5x5",
+    question="Predict, then compute: module 4e reads 14x14x528; its 5x5 branch is a 1x1 reducer to 32 channels, then "
+             "128 5x5 filters. Replace the 5x5 convolution by two 3x3 convolutions, 32 -> 128 -> 128. By what factor do "
+             "the branch's multiply-adds (reducer included) change? Answer to 3 decimals.",
+    is_correct=equals(_factorised_ratio(), rel_tol=1e-3),
+    hint="A k x k conv costs H * W * C_out * k * k * C_in; the second 3x3 reads 128 channels, not 32. Or build both "
+         "branches from conv_relu and count them.",
+    praise="Right: dearer, not cheaper. Two 3x3 layers save 28% only when every layer has the same width; here the "
+           "second one reads the 128 channels the first one wrote, four times the 5x5's 32.",
 )
 
 break_even = Exercise(
@@ -65,4 +74,4 @@ doubled_input = Exercise(
            "This is why GoogLeNet's modules could take ever deeper inputs.",
 )
 
-ALL = (five_by_five, stacked_depth, break_even, doubled_input)
+ALL = (five_by_five, factorised_5x5, break_even, doubled_input)
