@@ -33,7 +33,7 @@ def train_mode_drift() -> int:
     from cnnlessons.seeding import seed_everything
 
     seed_everything(0)
-    small = cifar_resnet(8, shortcuts=False, num_classes=10).eval()
+    small = cifar_resnet(8, residual=False, num_classes=10).eval()
     big = deepen(small, 20)
     x = shapes_task(64, 1)[0][0]
     small.train(), big.train()          # BN now uses each batch's own statistics
@@ -42,5 +42,16 @@ def train_mode_drift() -> int:
     return int(moved.any(dim=0).sum())  # classes whose logit moved for some image
 
 
+def plain_depth_run() -> bool:
+    from cnnlessons.experiments import degradation_experiment
+    from cnnlessons.experiments.degradation import SCHEDULE_STEPS
+
+    # the first 200 steps of lesson 03's schedule (lr 0.1 throughout), plain nets only, seed 0
+    result = degradation_experiment((8, 20), (0,), steps=200, schedule_steps=SCHEDULE_STEPS, n_train=2000,
+                                    families=("plain",), device="cpu", show_progress=False)
+    return result.mean("plain", 20, "final_train_error") > result.mean("plain", 8, "final_train_error")
+
+
 SOLUTIONS = {"resnet32_params": resnet32_params, "identity_blocks": identity_blocks,
-             "plain_bn_gamma": plain_bn_gamma, "train_mode_drift": train_mode_drift}
+             "plain_bn_gamma": plain_bn_gamma, "train_mode_drift": train_mode_drift,
+             "plain_depth_run": plain_depth_run}

@@ -1,6 +1,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from cnnlessons.models import cifar_resnet
 from cnnlessons.models.cifar_resnet import BasicBlock
@@ -131,24 +132,89 @@ def test_degradation_experiment_runs_and_records():
                              "test error")}
     # the paper's CIFAR schedule: lr 0.1, divided by 10 at 50% and 75% of the steps
     assert run.history.lr == [0.1, 0.1, pytest.approx(0.01), pytest.approx(0.01)]
+    # eval mode on the whole training set: the same number evaluate() gives on all 64 images
+    from cnnlessons.experiments import shapes_task
+    from cnnlessons.train import Batches, evaluate
+
+    (x, y), _ = shapes_task(64, 32, classes=4)
+    assert run.eval_train_error == evaluate(run.model, Batches(x, y, 64, shuffle=False))[1]
     with pytest.raises(ValueError, match="families"):
         degradation_experiment((8,), families=("dense",))
 
 
-def test_plot_curves_colours_follow_depth_not_key_order():
+def test_an_unfinished_run_says_so_in_the_table_and_the_rows():
+    result = degradation_experiment((8,), seeds=(0,), steps=4, schedule_steps=10, eval_every=2, n_train=64,
+                                    n_test=32, widths=(4, 8, 8), classes=4, families=("plain",), show_progress=False)
+    row = result.rows()[0]
+    assert (row["steps"], row["schedule steps"], row["finished"], row["converged"]) == (4, 10, False, False)
+    assert "stopped at step 4 of 10" in row["reason"]
+    assert result.table().rows[0][3] == "0/1"   # finished
+
+
+def test_budget_check_trains_the_chosen_seeds_on_twice_the_schedule():
+    result = degradation_experiment((8,), seeds=(0, 1), steps=6, eval_every=2, n_train=64, n_test=32,
+                                    widths=(4, 8, 8), classes=4, budget_seeds=(1,), show_progress=False)
+    longer = result.longer.runs
+    assert [(r.name, r.seed, r.steps) for r in longer] == [("plain-8", 1, 12), ("residual-8", 1, 12)]
+    # the longer schedule divides the lr at 50% and 75% of ITS steps
+    assert longer[0].history.lr[5] == 0.1 and longer[0].history.lr[6] == pytest.approx(0.01)
+    checks = result.budget_checks()
+    assert set(checks) == {"plain-8 seed 1", "residual-8 seed 1"}
+    short = result.get("plain", 8)[1]
+    assert checks["plain-8 seed 1"].final_train_error == short.final_train_error
+    assert checks["plain-8 seed 1"].longer_final_train_error == longer[0].final_train_error
+    assert [r["steps"] for r in result.rows()] == [6, 6, 6, 6, 12, 12]
+    with pytest.raises(ValueError, match="finished schedule"):
+        degradation_experiment((8,), seeds=(0,), steps=4, schedule_steps=8, budget_seeds=(0,))
+    with pytest.raises(ValueError, match="among seeds"):
+        degradation_experiment((8,), seeds=(0,), steps=4, budget_seeds=(2,))
+    with pytest.raises(ValueError, match="no budget check"):
+        result.longer.budget_checks()
+
+
+def test_parallel_workers_give_the_same_runs_as_one_process():
+    kwargs = dict(seeds=(0, 1), steps=4, eval_every=2, n_train=64, n_test=32, widths=(4, 8, 8), classes=4,
+                  families=("plain",), show_progress=False)
+    alone, parallel = degradation_experiment((8,), **kwargs), degradation_experiment((8,), workers=2, **kwargs)
+    assert [r.seed for r in parallel.runs] == [0, 1]
+    assert [r.history.loss for r in alone.runs] == [r.history.loss for r in parallel.runs]
+    assert [r.test_error for r in alone.runs] == [r.test_error for r in parallel.runs]
+    with pytest.raises(ValueError, match="workers"):
+        degradation_experiment((8,), workers=0)
+
+
+def test_layer_responses_are_the_std_of_each_bn_output_in_eval_mode():
+    from cnnlessons.experiments.degradation import layer_responses
+
+    torch.manual_seed(0)
+    model = cifar_resnet(8, widths=(4, 8, 8)).train()
+    x = torch.randn(16, 3, 16, 16)
+    stds = layer_responses(model, x)
+    assert len(stds) == 6 and model.training  # two 3x3 layers per block, three blocks; mode restored
+    model.eval()
+    with torch.no_grad():
+        h = model.layer1[0].bn1(model.layer1[0].conv1(model.relu(model.bn1(model.conv1(x)))))
+    assert stds[0] == pytest.approx(h.std().item(), rel=1e-5)
+    with pytest.raises(TypeError, match="BasicBlock"):
+        layer_responses(nn.Sequential(nn.Conv2d(3, 4, 3)), x)
+
+
+def test_plot_curves_colours_follow_depth_and_dashes_the_plain_nets():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    curve = {"step": [1, 2], "error": [[0.5, 0.4]]}
-    colours = []
+    curve = {"step": [1, 2], "error": [[0.5, 0.4], [0.6, 0.3]]}
+    styles = []
     for names in (["plain-8", "plain-32", "residual-8"], ["plain-32", "plain-8", "residual-8"]):  # as run, as a record stores
         _, ax = plt.subplots()
-        plot_curves({name: curve for name in names}, ax)
-        colours.append({line.get_label(): line.get_color() for line in ax.get_lines() if line.get_lw() > 2})
+        plot_curves({name: curve for name in names}, ax, chance=0.95, lr_drops=[1])
+        styles.append({line.get_label(): (line.get_color(), line.get_linestyle()) for line in ax.get_lines()
+                       if line.get_label() in names})
+        assert len(ax.collections) == 3  # one band per net: the seeds' range
         plt.close(ax.figure)
-    assert colours[0] == colours[1] == {"plain-8": "C0", "plain-32": "C1", "residual-8": "C2"}
+    assert styles[0] == styles[1] == {"plain-8": ("C0", "--"), "plain-32": ("C1", "--"), "residual-8": ("C0", "-")}
 
 
 def test_degradation_claims_skip_unconverged_runs_and_fail_them_when_required():
@@ -163,6 +229,7 @@ def test_degradation_claims_skip_unconverged_runs_and_fail_them_when_required():
     claims = Claims()
     numbers = degradation_claims(claims, summary([1, 1]), 8, 32, steps=100, require_convergence=False)
     assert numbers["plain gap"] == [0.02, 0.02] and numbers["residual gap"] == [-0.01, 0.0]
+    assert "end of the schedule" in claims.items[2].claim
     assert [c.status for c in claims.items] == ["holds"] * 4
     claims = Claims()
     degradation_claims(claims, summary([1, 0]), 8, 32, steps=100, require_convergence=False)

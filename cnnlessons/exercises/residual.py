@@ -27,6 +27,7 @@ resnet32_params = Exercise(
     is_correct=equals(count_parameters(cifar_resnet(32)), rel_tol=0),
     hint="Stem 3*16*9 + 2*16; each block: two 3x3 convs C_in*C*9 and C*C*9, plus 2*C per BN; "
          "FC 64*10 + 10. Only the first block of stages 2 and 3 has C_in = C / 2.",
+    giveaways=(r"ResNet-32[^\n]{0,60}\b464,?154\b",),
 )
 
 identity_blocks = Exercise(
@@ -34,6 +35,8 @@ identity_blocks = Exercise(
     question="deepen(resnet8, 32): how many identity blocks does it insert in the whole network?",
     is_correct=equals((32 - 8) // 6 * 3, rel_tol=0),
     hint="depth = 6n + 2 and each stage has n blocks; count the new blocks per stage, times the stages.",
+    giveaways=(r"\b12\b[^\n.]{0,40}identity blocks", r"identity blocks[^\n.]{0,40}\b12\b",
+               r"\b4\b[^\n.]{0,30}(identity )?blocks (per|in each) stage"),
 )
 
 plain_bn_gamma = Exercise(
@@ -42,6 +45,8 @@ plain_bn_gamma = Exercise(
              "which gamma makes it the identity (to float precision)?",
     is_correct=equals(math.sqrt(1 + nn.BatchNorm2d(1).eps), rel_tol=1e-7),
     hint="Eval-mode BN computes gamma * (x - mean) / sqrt(var + eps) + beta.",
+    giveaways=(r"sqrt\(\s*1\s*\+\s*(eps|\\epsilon|ε)", r"√\(?\s*1\s*\+\s*(eps|ε)", r"\b1\.00000[0-9]",
+               r"gamma\s*=\s*(sqrt|√)", r"\\gamma\s*=\s*\\sqrt"),
 )
 
 bottleneck_weights = Exercise(
@@ -70,7 +75,7 @@ def _train_mode_drift() -> int:
     from ..seeding import seed_everything
 
     seed_everything(0)
-    small = cifar_resnet(8, shortcuts=False, num_classes=10).eval()
+    small = cifar_resnet(8, residual=False, num_classes=10).eval()
     big = deepen(small, 20)
     (x, _), _ = shapes_task(64, 1, seed=0)
     small.train(), big.train()
@@ -83,13 +88,45 @@ train_mode_drift = Exercise(
     question="Predict first: deepen(plain-8) to 20 layers is exact in eval mode. Put both nets in TRAIN mode and "
              "feed the first 64 shape images: of the 10 classes' logits, for how many does some image's logit "
              "change by more than 1e-3? Then compute it (seed_everything(0); small = cifar_resnet(8, "
-             "shortcuts=False, num_classes=10).eval(); big = deepen(small, 20); x = shapes_task(64, 1)[0][0]).",
+             "residual=False, num_classes=10).eval(); big = deepen(small, 20); x = shapes_task(64, 1)[0][0]).",
     is_correct=lambda answer: equals(_train_mode_drift(), rel_tol=0)(answer),  # computed on first check
     hint="In train mode BatchNorm normalises with the batch's own mean and variance, not the running ones "
          "deepen set. Compute (small(x) - big(x)).abs() > 1e-3 under torch.no_grad(), per class.",
+    giveaways=(r"\b(10|ten|all|every)\b[^\n.]{0,20}(of the )?(10 )?(classes|logits)[^\n.]{0,40}(change|move)",),
 )
 
-LESSON_03 = (resnet32_params, identity_blocks, plain_bn_gamma, train_mode_drift)
+# The run the training exercise asks for: lesson 03's default recipe and schedule, smaller and quicker.
+DEPTH_RUN = {"depths": (8, 20), "steps": 200, "images": 2000, "seed": 0}
+
+
+@functools.cache
+def plain_depth_gap() -> float:
+    """plain-20 minus plain-8 final training error (train mode) after ``DEPTH_RUN``'s steps: the first
+    steps of lesson 03's schedule (``degradation_experiment``), plain nets only, on the CPU."""
+    from ..experiments.degradation import SCHEDULE_STEPS, degradation_experiment
+
+    result = degradation_experiment(DEPTH_RUN["depths"], (DEPTH_RUN["seed"],), steps=DEPTH_RUN["steps"],
+                                    schedule_steps=SCHEDULE_STEPS, n_train=DEPTH_RUN["images"],
+                                    families=("plain",), device="cpu", show_progress=False)
+    shallow, deep = (result.mean("plain", d, "final_train_error") for d in DEPTH_RUN["depths"])
+    return deep - shallow
+
+
+plain_depth_run = Exercise(
+    name="plain_depth_run",
+    question="Predict first, then measure: does depth alone slow a plain net down, or only a big jump in depth? "
+             "Train plain-8 and plain-20 with lesson 03's recipe for the first 200 steps of its schedule "
+             "(degradation_experiment((8, 20), (0,), steps=200, schedule_steps=SCHEDULE_STEPS, n_train=2000, "
+             "families=('plain',), device='cpu'); cnnlessons.exercises.residual.DEPTH_RUN). Answer True if "
+             "plain-20 ends with the higher final training error, False if not.",
+    is_correct=lambda answer: isinstance(answer, bool) and answer == (plain_depth_gap() > 0),  # trains on first check
+    hint="result.mean('plain', depth, 'final_train_error') is a net's final training error (train mode); compare "
+         "depth 20 with depth 8. Training takes about a minute on a CPU.",
+    giveaways=(r"plain-20[^\n]{0,80}(above|below|higher|lower)[^\n]{0,40}plain-8",
+               r"plain-8[^\n]{0,80}(above|below|higher|lower)[^\n]{0,40}plain-20"),
+)
+
+LESSON_03 = (resnet32_params, identity_blocks, plain_bn_gamma, train_mode_drift, plain_depth_run)
 
 
 @functools.cache
