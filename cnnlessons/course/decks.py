@@ -8,7 +8,9 @@ copy the folder to a USB stick and the decks work from it with no network, speak
 ``make book`` puts the same folder in the website.
 
 A deck is the lesson's notebook seen as slides (``deck_notebook``, on a copy; the notebook is
-only read): the slide structure of ``cnnlessons.course.slides`` (the same that RISE reads); the
+only read): the slide structure of ``cnnlessons.course.slides`` (the same that RISE reads, with
+a markdown cell cut before a heading inside it and a cell whose outputs fill more than a slide
+cut between them, which RISE cannot do); the
 slide part of each markdown cell on the slide and the rest in the speaker notes (one notes block
 per slide); code hidden except in ``live`` cells; long tables and printed outputs cut to what a
 slide shows (``slide-keep`` keeps them whole); figures scaled to a large box; folded details
@@ -105,7 +107,7 @@ def slide_output(output: dict, keep: bool = False) -> dict:
 def deck_notebook(nb: dict) -> dict:
     """A copy of ``nb`` as its deck shows it (see the module docstring); each slide's notes
     gathered in one ``notes`` cell right after the slide's first cell."""
-    nb = S.add_slide_metadata(S.split_tall_cells(nb))
+    nb = S.add_slide_metadata(S.split_tall_cells(S.split_at_headings(nb)))
     cells: list[dict] = []
     notes: list[str] = []
     notes_at: int | None = None   # where in ``cells`` this slide's notes go

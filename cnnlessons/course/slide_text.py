@@ -21,6 +21,7 @@ CODE_LINES = 15        # a markdown code block up to this many lines stays on th
 
 HEADING_LINE = re.compile(r"^(#{1,6})\s+\S")
 _LIST_ITEM = re.compile(r"^(\s*)([-*+]|\d+[.)])\s+")
+_INTERRUPTS = re.compile(r"^\s*([-*+]|1[.)])\s+")  # a list that may interrupt a paragraph (CommonMark)
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _BOLD_LEAD = re.compile(r"^(\*\*[^*]+\*\*[.:]?)\s+\S")
 
@@ -89,7 +90,7 @@ def markdown_blocks(text: str) -> list[Block]:
         else:
             i += 1
             while i < len(lines) and lines[i].strip() and not (
-                    HEADING_LINE.match(lines[i].strip()) or _FENCE.match(lines[i]) or _LIST_ITEM.match(lines[i])
+                    HEADING_LINE.match(lines[i].strip()) or _FENCE.match(lines[i]) or _INTERRUPTS.match(lines[i])
                     or lines[i].strip().startswith(("$$", "|"))):
                 i += 1
             kind = "paragraph"

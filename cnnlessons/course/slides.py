@@ -316,3 +316,29 @@ def split_tall_cells(nb: dict) -> dict:
             cells.append(part)
     nb["cells"] = cells
     return nb
+
+
+def split_at_headings(nb: dict) -> dict:
+    """A copy of ``nb`` in which a markdown cell with a ``#``-``###`` heading after its first line
+    is cut before that heading, so that the heading starts its own slide. The decks use it; RISE
+    shows a cell whole."""
+    nb = copy.deepcopy(nb)
+    cells = []
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "markdown" or role(cell) == SKIP:
+            cells.append(cell)
+            continue
+        lines, parts, fence = source(cell).split("\n"), [[]], False
+        for line in lines:
+            fence = fence != line.lstrip().startswith(("```", "~~~"))
+            match = HEADING_LINE.match(line.strip())
+            if match and len(match.group(1)) <= 3 and not fence and any(part.strip() for part in parts[-1]):
+                parts.append([])
+            parts[-1].append(line)
+        for i, part in enumerate(parts):
+            piece = copy.deepcopy({**cell, "source": "\n".join(part).strip("\n")})
+            if i and "id" in cell:
+                piece["id"] = f"{cell['id']}-h{i}"
+            cells.append(piece)
+    nb["cells"] = cells
+    return nb

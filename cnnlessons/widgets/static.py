@@ -28,6 +28,9 @@ NAMES = ("inception_calculator", "receptive_explorer", "stack_slider")
 KERNEL_NOTE = "This is the view saved when the lesson was executed: moving it needs a running kernel (JupyterLab)."
 STATIC_NOTE = "Runs in your browser, no kernel needed: the same formulas as the lesson's Python."
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+# Controls in the page's type (browsers give them a small font of their own).
+STYLE = ("<style>.cnnlessons-static select, .cnnlessons-static button { font: inherit; font-size: 0.85em; }"
+         ".cnnlessons-static-note { font-size: 0.8em; color: #777; }</style>")
 
 
 @cache
@@ -43,7 +46,7 @@ def static_html(name: str, state: Mapping[str, Any]) -> str:
     script inline (it runs where it is inserted, and finds its container by
     ``document.currentScript``)."""
     payload = json.dumps(dict(state), sort_keys=True).replace("</", "<\\/")
-    return (f"<div class='cnnlessons-static' data-widget='{html.escape(name)}'>"
+    return (f"<div class='cnnlessons-static' data-widget='{html.escape(name)}'>{STYLE}"
             f"<script>{script(name)}\n"
             f"window.cnnlessonsStatic.{name}.mount(document.currentScript.parentElement, {payload});</script>"
             f"<p class='cnnlessons-static-note'>{html.escape(STATIC_NOTE)}</p></div>")
