@@ -152,6 +152,10 @@ def test_refresh_file_writes_metadata_only_and_atomically(tmp_path, monkeypatch)
     with pytest.raises(RuntimeError, match="would change a cell's content"):
         notebooks.refresh_file(path)
     assert path.read_text() == before and sorted(p.name for p in tmp_path.iterdir()) == ["n.ipynb"]
+    monkeypatch.undo()
+    path.write_text(json.dumps(json.loads(before), ensure_ascii=True))  # written by another tool
+    with pytest.raises(RuntimeError, match="not in the form cnnlessons execute writes"):
+        notebooks.refresh_file(path)
 
 
 @pytest.mark.slow

@@ -143,10 +143,15 @@ def refresh_file(notebook: str | os.PathLike) -> bool:
     (atomically; nothing is written when nothing changes). Returns whether it changed.
 
     Raises ``RuntimeError`` if the result would differ anywhere but in metadata (a cell's
-    source or outputs, or the cells' order): metadata-only means exactly that."""
+    source or outputs, or the cells' order), or if the file is not in the form ``execute``
+    writes (``dumps``), since writing it would then re-serialise its outputs too: metadata-only
+    means exactly that, every other byte as it was."""
     path = Path(notebook)
     before = path.read_text(encoding="utf-8")
     nb = json.loads(before)
+    if dumps(nb) != before:
+        raise RuntimeError(f"{path.name} is not in the form cnnlessons execute writes (key order, escapes): "
+                           "execute it first (cnnlessons execute); nothing written")
     after = refresh_metadata(nb)
 
     def content(book: dict) -> list:
