@@ -1,6 +1,6 @@
 """The ``cnnlessons`` command line.
 
-    cnnlessons list [--json]                       lessons, their parameters, defaults and presets,
+    cnnlessons list [--json | --markdown]          lessons, their parameters, defaults and presets,
                                                    and what each preset changes in the lesson
     cnnlessons run LESSON [-p NAME VALUE ...] [--preset demo|full] [-o OUT.ipynb]
                                                    one papermill run into build/runs/
@@ -113,7 +113,20 @@ def lesson_table(lesson: Lesson) -> dict[str, Any]:
             "effects": dict(lesson.effects), "problem": problem}
 
 
+def effects_table(lessons: tuple[Lesson, ...]) -> str:
+    """What each preset changes, as the Markdown table of INSTRUCTORS.md (``cnnlessons list --markdown``)."""
+    presets = [p for p in dict.fromkeys(name for lesson in lessons for name in lesson.presets)]
+    rows = [f"| lesson | {' | '.join(f'`{p}` preset' for p in presets)} |", "|---|" + "---|" * len(presets)]
+    for lesson in lessons:
+        cells = [" ".join(lesson.effects.get(p, "").split()).replace("|", "\\|") for p in presets]
+        rows.append(f"| {lesson.id.partition('_')[0]} | {' | '.join(cells)} |")
+    return "\n".join(rows)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
+    if args.markdown:
+        print(effects_table(all_lessons()))
+        return 0
     tables = [lesson_table(lesson) for lesson in all_lessons()]
     if args.json:
         print(json.dumps(tables, indent=2, default=str))
@@ -190,7 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_execute)
 
     p = sub.add_parser("list", help="the lessons, their parameters, defaults, presets and what each preset changes")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    output = p.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="machine-readable output")
+    output.add_argument("--markdown", action="store_true",
+                        help="only what each preset changes, as the Markdown table of INSTRUCTORS.md")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("run", help="run a lesson with papermill into build/runs/",
