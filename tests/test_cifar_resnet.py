@@ -122,3 +122,16 @@ def test_one_name_for_the_residual_flag():
     assert all(b.residual for b in cifar_resnet(14).modules() if isinstance(b, BasicBlock))
     with pytest.raises(TypeError, match="shortcuts"):
         cifar_resnet(14, shortcuts=False)  # type: ignore[call-arg]
+
+
+def test_se_reduction_sets_the_width_of_the_excitation():
+    from cnnlessons.models import SEBlock
+
+    for r, hidden in ((16, [1, 1, 2]), (2, [4, 8, 16])):
+        net = cifar_resnet(20, se=True, se_reduction=r, widths=(8, 16, 32))
+        widths = [m.excitation[0].out_features for m in net.modules() if isinstance(m, SEBlock)]
+        assert widths[::3] == hidden and len(widths) == 9
+    assert count_parameters(cifar_resnet(20, se=True, se_reduction=2, widths=(8, 16, 32))) - count_parameters(
+        cifar_resnet(20, widths=(8, 16, 32))) == sum(3 * (2 * c * c // 2 + c // 2 + c) for c in (8, 16, 32))
+    with pytest.raises(ValueError, match="se_reduction"):
+        cifar_resnet(20, se=True, se_reduction=0)

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -66,4 +68,105 @@ def test_run_recipe_trains_with_fit_and_steps_the_scheduler():
                      eval_every=2, widths=(4, 8, 8), show_progress=False)
     assert run.history.eval_step == [2, 4, 6, 8] and len(run.history.val_error) == 4
     assert run.params == sum(p.numel() for p in cifar_resnet(8, num_classes=4, widths=(4, 8, 8)).parameters())
-    assert 0 <= run.val_error <= 1 and not run.diverged
+    assert 0 <= run.val_error <= 1 and not run.diverged and run.test_error is None
+
+
+def test_run_recipe_reports_the_mean_of_the_last_validation_errors_and_reads_the_test_split_once():
+    from cnnlessons.experiments.recipe import VAL_WINDOW
+
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 3, 8, 8), torch.arange(64) % 4
+    run = run_recipe(PAPER.with_(batch_size=16), (x, y), (x[:32], y[:32]), test=(x[32:], y[32:]), depth=8, steps=12,
+                     eval_every=2, widths=(4, 8, 8), show_progress=False)
+    assert run.val_error == pytest.approx(sum(run.history.val_error[-VAL_WINDOW:]) / VAL_WINDOW)
+    assert 0 <= run.test_error <= 1 and run.status in ("trains", "stuck at chance")
+    assert run_recipe(PAPER.with_(batch_size=16), (x, y), (x[:32], y[:32]), depth=8, steps=2, eval_every=2,
+                      widths=(4, 8, 8), show_progress=False).test_error is None
+
+
+def test_cosine_warmup_and_milestone_schedules_in_steps():
+    model = cifar_resnet(8)
+    cosine = PAPER.with_(cosine=True, warmup_steps=20)
+    opt = cosine.optimizer(model)
+    sched = cosine.scheduler(opt, steps=100, eval_every=10)
+    lrs = [opt.param_groups[0]["lr"]]
+    for _ in range(10):
+        opt.step()  # no gradients: nothing moves, but the scheduler sees the order it expects
+        sched.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    # warm-up: (t + 10) / 20 of the cosine's value at t = 0 and 10; then the cosine alone, down to 0 at t = 100
+    assert lrs[0] == pytest.approx(0.1 * 0.5 * 1.0) and lrs[1] == pytest.approx(0.1 * 0.5 * (1 + math.cos(math.pi * 0.1)))
+    assert lrs[5] == pytest.approx(0.05) and lrs[10] == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        PAPER.with_(warmup_steps=10)          # the plateau rule has no warm-up here
+    with pytest.raises(ValueError, match="not both"):
+        PAPER.with_(cosine=True, milestones=(0.5,))
+    with pytest.raises(ValueError, match="steps="):
+        cosine.scheduler(opt)
+
+
+def test_label_smoothing_is_the_recipes_loss():
+    logits, y = torch.randn(5, 4), torch.tensor([0, 1, 2, 3, 0])
+    assert PAPER.loss_fn(logits, y) == torch.nn.functional.cross_entropy(logits, y)
+    smooth = PAPER.with_(label_smoothing=0.1).loss_fn(logits, y)
+    assert smooth == pytest.approx(torch.nn.functional.cross_entropy(logits, y, label_smoothing=0.1).item())
+    with pytest.raises(ValueError, match="label_smoothing"):
+        PAPER.with_(label_smoothing=1.0)
+
+
+def _tiny_data():
+    from cnnlessons.experiments import shapes_task
+
+    (x, y), test = shapes_task(160, 64, classes=4)
+    return ((x[:96], y[:96]), (x[96:], y[96:]), test)
+
+
+def test_compare_searches_each_variant_on_the_first_seed_and_reuses_the_choice():
+    from cnnlessons.experiments.recipe import Variant, choose, compare, paired
+
+    base = PAPER.with_(batch_size=16)
+    variants = [Variant("full recipe", base), Variant("no momentum", base.with_(momentum=0.0)),
+                Variant("cosine", base.with_(cosine=True), lr_from="full recipe")]
+    got = compare(variants, _tiny_data(), [3, 4], grid=(0.01, 0.1), steps=6, eval_every=2, depth=8, widths=(4, 8, 8),
+                  show_progress=False)
+    full = got["full recipe"]
+    assert set(full.search) == {0.01, 0.1} and all(r.seed == 3 for r in full.search.values())
+    assert full.lr == choose(full.search) and full.runs[0] is full.search[full.lr] and full.at_edge
+    assert [r.seed for r in full.runs] == [3, 4] and all(r.recipe.lr == full.lr for r in full.runs)
+    assert got["cosine"].lr == full.lr and got["cosine"].search == {} and [r.seed for r in got["cosine"].runs] == [3, 4]
+    assert paired(got["no momentum"], full) == [round(a - b, 4) for a, b in zip(got["no momentum"].per_seed(),
+                                                                                full.per_seed())]
+    # the test split never decides: other test labels, the same choices
+    (tr, va, (xt, yt)) = _tiny_data()
+    again = compare(variants, (tr, va, (xt, (yt + 1) % 4)), [3, 4], grid=(0.01, 0.1), steps=6, eval_every=2, depth=8,
+                    widths=(4, 8, 8), show_progress=False)
+    assert {n: c.lr for n, c in again.items()} == {n: c.lr for n, c in got.items()}
+    # given learning rates: no search
+    given = compare(variants[:2], _tiny_data(), [3], grid=None, lrs={"full recipe": 0.1, "no momentum": 1.0}, steps=4,
+                    eval_every=2, depth=8, widths=(4, 8, 8), show_progress=False)
+    assert given["no momentum"].lr == 1.0 and given["no momentum"].search == {}
+    for bad, word in ((dict(grid=None), "chosen lrs"), (dict(grid=None, lrs={"full recipe": 0.1}), "no momentum")):
+        with pytest.raises(ValueError, match=word):
+            compare(variants[:2], _tiny_data(), [3], steps=4, **bad)
+    with pytest.raises(ValueError, match="lr_from"):
+        compare([Variant("a", base, lr_from="b")], _tiny_data(), [3], steps=4)
+
+
+def test_choose_prefers_runs_that_train():
+    from types import SimpleNamespace
+
+    from cnnlessons.experiments.recipe import choose
+
+    runs = {0.1: SimpleNamespace(status="stuck at chance", val_error=0.1), 0.01: SimpleNamespace(status="trains", val_error=0.5),
+            0.03: SimpleNamespace(status="trains", val_error=0.4)}
+    assert choose(runs) == 0.03
+    assert choose({0.1: SimpleNamespace(status="diverged", val_error=0.9),
+                   0.3: SimpleNamespace(status="stuck at chance", val_error=0.95)}) == 0.1
+
+
+def test_parallel_runs_equal_runs_in_this_process():
+    from cnnlessons.experiments.parallel import run_all
+
+    assert run_all(abs, [-1, 2, -3], workers=2) == [1, 2, 3]
+    with pytest.raises(ValueError, match="workers"):
+        run_all(abs, [1], workers=0)

@@ -51,9 +51,9 @@ plain_bn_gamma = Exercise(
 
 bottleneck_weights = Exercise(
     name="bottleneck_weights",
-    question="A ResNet-50 bottleneck block with 256 channels in and out (1x1 to 64, 3x3 64->64, 1x1 to "
-             "256): how many conv weights? (No BN, no biases.)",
-    is_correct=equals(_conv_weights(Bottleneck(256, 64)), rel_tol=0),
+    question="A bottleneck block of ResNet-50's third stage has 1024 channels in and out (1x1 to 256, 3x3 256->256, "
+             "1x1 to 1024): how many conv weights? (No BN, no biases.)",
+    is_correct=equals(_conv_weights(Bottleneck(1024, 256)), rel_tol=0),
     hint="A k x k conv from C_in to C_out has C_out * C_in * k * k weights; add the three convs.",
 )
 
@@ -62,6 +62,7 @@ se_params = Exercise(
     question="How many parameters does an SE block (reduction 16) add on 2048 channels, biases included?",
     is_correct=equals(count_parameters(SEBlock(2048, 16)), rel_tol=0),
     hint="Two fully connected layers: C -> C/16 and C/16 -> C, each with weights and biases.",
+    giveaways=(r"SE block[^\n]{0,60}2048[^\n]{0,60}\b526,?464\b",),
 )
 
 @functools.cache
@@ -154,7 +155,44 @@ open_paths = Exercise(
     hint="Each block ends in relu(x + F(x)): the identity path of a unit survives only where that sum is "
          "positive, block after block. BasicBlock and init_weights are in cnnlessons.models.cifar_resnet, "
          "open_identity_paths in cnnlessons.models.preact.",
+    giveaways=(r"(?<![\d.])0?\.28(?!\d)", r"(?<![\d.])28\s?%"),
 )
 
-LESSON_04 = (bottleneck_weights, se_params, open_paths)
+# The runs the training exercise of lesson 04 asks for.
+SMOOTHING_RUN = {"images": 2000, "steps": 200, "seed": 0, "depth": 8, "batch_size": 64}
+
+
+@functools.cache
+def smoothing_losses() -> tuple[float, float]:
+    """Mean training loss over the last 20 steps without and with label smoothing 0.1: cifar_resnet(8) with
+    8/16/32 filters trained with the paper's recipe at batch 64 (``SMOOTHING_RUN``), on the CPU."""
+    from ..experiments.degradation import shapes_task
+    from ..experiments.recipe import PAPER, run_recipe
+
+    train, val = shapes_task(SMOOTHING_RUN["images"], 500)
+    recipe = PAPER.with_(batch_size=SMOOTHING_RUN["batch_size"])
+    losses = []
+    for smoothing in (0.0, 0.1):
+        run = run_recipe(recipe.with_(label_smoothing=smoothing), train, val, depth=SMOOTHING_RUN["depth"],
+                         steps=SMOOTHING_RUN["steps"], seed=SMOOTHING_RUN["seed"], widths=(8, 16, 32), device="cpu",
+                         show_progress=False)
+        losses.append(sum(run.history.loss[-20:]) / 20)
+    return losses[0], losses[1]
+
+
+smoothing_loss = Exercise(
+    name="smoothing_loss",
+    question="Predict first, then measure: with label smoothing 0.1 the target puts 0.9 + 0.1/20 on the right class "
+             "and 0.1/20 on each other one. Train cifar_resnet(8, widths=(8, 16, 32)) for 200 steps with the paper's "
+             "recipe at batch 64, once as it is and once with PAPER.with_(label_smoothing=0.1) (seed 0, 2,000 "
+             "shapes; cnnlessons.exercises.residual.SMOOTHING_RUN). Is the label-smoothed run's training loss (the "
+             "mean of its last 20 steps) the higher of the two? Answer True or False.",
+    is_correct=lambda answer: isinstance(answer, bool) and answer == (smoothing_losses()[1] > smoothing_losses()[0]),
+    hint="run_recipe(recipe, train, val, depth=8, steps=200, seed=0, widths=(8, 16, 32)) with train, val = "
+         "shapes_task(2000, 500); a run's per-step losses are run.history.loss. Think about the smallest loss each "
+         "target allows.",
+    giveaways=(r"label smoothing[^\n]{0,80}loss[^\n]{0,40}(higher|lower|above|below)",),
+)
+
+LESSON_04 = (bottleneck_weights, se_params, open_paths, smoothing_loss)
 ALL = LESSON_03 + LESSON_04

@@ -30,10 +30,10 @@ from torch import nn
 
 from ..data.procedural import CLASS_NAMES, make_shapes
 from ..models.cifar_resnet import BasicBlock, cifar_resnet
-from ..progress import progress
 from ..seeding import seed_everything
 from ..train import Batches, BudgetCheck, History, evaluate, fit
 from .curves import plot_curves
+from .parallel import run_all
 from .recipe import CIFAR, Recipe
 
 CHANCE = 1 - 1 / 20  # training error of a guess on the 20-class shapes task
@@ -267,28 +267,6 @@ def _train(job: _Job) -> Run:
     return Run(job.family, job.depth, job.seed, history, eval_train_error, test_error, model.cpu().eval())
 
 
-def _init_worker(threads: int) -> None:
-    torch.set_num_threads(threads)
-
-def _run_jobs(jobs: list[_Job], workers: int, show_progress: bool) -> list[Run]:
-    """Every job's ``Run``, in the order of ``jobs``: in this process, or in ``workers`` spawned
-    processes (each with this process's torch thread count; longest runs first)."""
-    if workers == 1:
-        return [_train(job) for job in jobs]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    order = sorted(range(len(jobs)), key=lambda i: -jobs[i].steps * jobs[i].depth)
-    results: dict[int, Run] = {}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_init_worker, initargs=(torch.get_num_threads(),)) as pool:
-        futures = {pool.submit(_train, jobs[i]): i for i in order}
-        for future in progress(as_completed(futures), desc=f"{len(jobs)} runs on {workers} workers",
-                               total=len(jobs), disable=not show_progress):
-            results[futures[future]] = future.result()
-    return [results[i] for i in range(len(jobs))]
-
-
 def degradation_experiment(depths: Sequence[int] = (8, 32), seeds: Sequence[int] = (0,), *,
                            steps: int = 300, recipe: Recipe = CIFAR, schedule_steps: int | None = None,
                            n_train: int = 4000,
@@ -334,7 +312,8 @@ def degradation_experiment(depths: Sequence[int] = (8, 32), seeds: Sequence[int]
             for seed in seeds for family in families for depth in depths]
     jobs += [_Job(family, depth, seed, budget_factor * steps, budget_factor * schedule, **common)
              for seed in budget_seeds for family in families for depth in depths]
-    runs = _run_jobs(jobs, workers, show_progress)
+    runs = run_all(_train, jobs, workers, cost=lambda job: job.steps * job.depth, desc=f"{len(jobs)} runs",
+                   show_progress=show_progress)
     main = len(seeds) * len(families) * len(depths)
     result = DegradationResult(runs[:main])
     if budget_seeds:

@@ -93,7 +93,8 @@ def deepen(model: CifarResNet, depth: int) -> CifarResNet:
     for stage in deeper.stages:
         width = stage[-1].conv2.out_channels
         for _ in range(extra):
-            block = BasicBlock(width, width, residual=model.residual, se=model.se, batch_norm=model.batch_norm)
+            block = BasicBlock(width, width, residual=model.residual, se=model.se, batch_norm=model.batch_norm,
+                               se_reduction=model.se_reduction)
             block.to(next(model.parameters()).device)
             stage.append(make_identity_(block))
     deeper.blocks_per_stage += extra

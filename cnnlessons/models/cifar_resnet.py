@@ -68,7 +68,7 @@ class BasicBlock(nn.Module):
     """
 
     def __init__(self, in_planes: int, planes: int, stride: int = 1, *, residual: bool = True,
-                 se: bool = False, batch_norm: bool = True) -> None:
+                 se: bool = False, batch_norm: bool = True, se_reduction: int = 16) -> None:
         super().__init__()
         self.residual = residual
         self.conv1 = conv3x3(in_planes, planes, stride, bias=not batch_norm)
@@ -76,7 +76,7 @@ class BasicBlock(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = conv3x3(planes, planes, bias=not batch_norm)
         self.bn2 = _norm(planes, batch_norm)
-        self.se = SEBlock(planes) if se else None
+        self.se = SEBlock(planes, se_reduction) if se else None
         self.shortcut = PadShortcut(in_planes, planes, stride) if (stride != 1 or in_planes != planes) else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -97,11 +97,13 @@ class CifarResNet(nn.Module):
     """The 6n+2-layer CIFAR network; see the module docstring. Build it with ``cifar_resnet``."""
 
     def __init__(self, blocks_per_stage: int, *, residual: bool = True, num_classes: int = 10,
-                 se: bool = False, batch_norm: bool = True, widths: Sequence[int] = (16, 32, 64)) -> None:
+                 se: bool = False, batch_norm: bool = True, widths: Sequence[int] = (16, 32, 64),
+                 se_reduction: int = 16) -> None:
         super().__init__()
         self.blocks_per_stage = blocks_per_stage
         self.residual = residual
         self.se = se
+        self.se_reduction = se_reduction
         self.batch_norm = batch_norm
         self.widths = tuple(widths)
         self.conv1 = conv3x3(3, widths[0], bias=not batch_norm)
@@ -118,7 +120,8 @@ class CifarResNet(nn.Module):
     def _make_stage(self, in_planes: int, planes: int, n: int, stride: int) -> nn.Sequential:
         return nn.Sequential(*[
             BasicBlock(in_planes if i == 0 else planes, planes, stride if i == 0 else 1,
-                       residual=self.residual, se=self.se, batch_norm=self.batch_norm)
+                       residual=self.residual, se=self.se, batch_norm=self.batch_norm,
+                       se_reduction=self.se_reduction)
             for i in range(n)])
 
     @property
@@ -170,11 +173,12 @@ def init_weights(model: nn.Module, init: str = "he", zero_init_residual: bool = 
 
 def cifar_resnet(depth: int, residual: bool = True, zero_init_residual: bool = False,
                  num_classes: int = 10, se: bool = False, *, batch_norm: bool = True,
-                 init: str = "he", widths: Sequence[int] = (16, 32, 64)) -> CifarResNet:
+                 init: str = "he", widths: Sequence[int] = (16, 32, 64), se_reduction: int = 16) -> CifarResNet:
     """He et al.'s CIFAR ResNet-``depth`` (``depth = 6n + 2``: 8, 14, 20, 32, 44, 56, 110, ...).
 
-    ``residual=False`` gives the plain net of the same depth; ``se=True`` adds an SE block
-    (reduction 16) to every residual branch; ``batch_norm=False`` drops BN (convs get biases);
+    ``residual=False`` gives the plain net of the same depth; ``se=True`` adds an SE block to every
+    residual branch, its excitation ``C // se_reduction`` units wide on a stage of ``C`` filters (the
+    paper's 16 leaves a single unit on 16 filters; 2 gives 4 on 8); ``batch_norm=False`` drops BN (convs get biases);
     ``init`` is ``"he"`` or ``"small"`` (see ``init_weights``); ``widths`` are the three stages'
     filter counts (16/32/64 in the paper).
     """
@@ -187,8 +191,10 @@ def cifar_resnet(depth: int, residual: bool = True, zero_init_residual: bool = F
     if zero_init_residual and not (residual and batch_norm):
         raise ValueError("zero_init_residual needs residual=True and batch_norm=True "
                          "(it zeroes the last BN gamma of each residual branch)")
+    if isinstance(se_reduction, bool) or not isinstance(se_reduction, int) or se_reduction < 1:
+        raise ValueError(f"se_reduction must be a positive whole number; got {se_reduction!r}")
     model = CifarResNet((depth - 2) // 6, residual=residual, num_classes=num_classes, se=se,
-                        batch_norm=batch_norm, widths=widths)
+                        batch_norm=batch_norm, widths=widths, se_reduction=se_reduction)
     init_weights(model, init, zero_init_residual)
     return model
 
