@@ -75,11 +75,14 @@ def test_the_generated_sources_leave_the_notebooks_alone(tmp_path):
 
 
 def test_run_times_come_from_the_benchmark_tables(tmp_path):
-    results = tmp_path / "RESULTS.md"
-    results.write_text(
-        "### 1. Lesson wall times\n\n| lesson | parameters | seconds | status |\n|---|---|---|---|\n"
-        "| 00_welcome | default | 18.9 | ok |\n| 01_receptive_fields | demo | 5.0 | ok |\n"
-        "| 01_receptive_fields | default | 17.2 | ok |\n| 02_inception_bottleneck | default | 3.0 | failed |\n")
+    import json
+
+    results = tmp_path / "results.json"  # the form make bench writes (cnnlessons.course.timings)
+    rows = [("00_welcome", "default", 18.9, "ok"), ("01_receptive_fields", "demo", 5.0, "ok"),
+            ("01_receptive_fields", "default", 17.2, "ok"), ("02_inception_bottleneck", "default", None, "failed")]
+    results.write_text(json.dumps({"sections": {"lessons": {"rows": [
+        {"lesson": lesson, "parameters": preset, "seconds": seconds, "status": status}
+        for lesson, preset, seconds, status in rows]}}}))
     pages = {p.id: p for p in book.lesson_pages(NOTEBOOKS_DIR, results)}
     assert pages["00_welcome"].seconds == 18.9 and pages["00_welcome"].demo_seconds is None
     assert (pages["01_receptive_fields"].seconds, pages["01_receptive_fields"].demo_seconds) == (17.2, 5.0)
