@@ -6,7 +6,7 @@ Each lesson's exercises live in a module here (``cnnlessons.exercises.receptive`
 
     from cnnlessons.exercises import receptive as ex
     answer = ...            # the student's code
-    ex.stacked_field.check(answer)
+    ex.weights_saved.check(answer)
 
 Instructors find worked solutions in ``solutions/`` at the repository root; the tests run
 every solution through its check, and check that no lesson prints an exercise's answer before
