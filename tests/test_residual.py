@@ -307,3 +307,12 @@ def test_degradation_claims_at_zero_error_fail_rather_than_pass_silently():
     ratios = numbers["residual/plain"]
     assert ratios[0] == float("inf") and ratios[1] != ratios[1]   # residual > 0 = plain: inf; both 0: NaN
     assert claims.items[1].status == "FAILED"
+
+
+def test_workers_never_use_more_threads_than_the_machine_has_cores():
+    from cnnlessons.experiments.parallel import threads_per_worker
+
+    assert threads_per_worker(4, threads=2, cores=2) == 1  # 4 workers x 2 threads on 2 cores would spin
+    assert threads_per_worker(2, threads=8, cores=16) == 8  # room enough: the kernel's own count
+    assert threads_per_worker(3, threads=8, cores=16) == 5
+    assert threads_per_worker(1, threads=2, cores=2) == 2

@@ -2,9 +2,12 @@
 
 Each run of an experiment seeds itself (``seed_everything``) and builds its own model and data, so
 it does not matter which process runs it or in what order: ``run_all`` gives the same results in
-``workers`` spawned processes as in this one (each worker uses this process's torch thread count,
-which on the CPU decides the floating-point summation order). On a machine with several cores, or a
-GPU that small nets leave mostly idle, that divides the wall time of a recorded run.
+``workers`` spawned processes as in this one, provided both use the same torch thread count (on the
+CPU it decides the floating-point summation order). Each worker gets this process's thread count,
+capped so that all workers together use no more threads than the machine has cores (``threads_per_worker``):
+more threads than cores spin against each other, and a run then costs several times its CPU time. On a
+machine with several cores, or a GPU that small nets leave mostly idle, that divides the wall time of a
+recorded run.
 """
 from __future__ import annotations
 
@@ -30,6 +33,13 @@ def _init_worker(threads: int) -> None:
             os.setsid()
 
 
+def threads_per_worker(workers: int, threads: int | None = None, cores: int | None = None) -> int:
+    """``threads`` (default: this process's torch thread count) capped at ``cores // workers``, at least 1."""
+    threads = torch.get_num_threads() if threads is None else threads
+    cores = (os.cpu_count() or 1) if cores is None else cores
+    return max(1, min(threads, cores // workers))
+
+
 def _check(workers: int) -> None:
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive number of processes; got {workers!r}")
@@ -47,7 +57,7 @@ def worker_pool(workers: int) -> Iterator[Any]:
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_init_worker, initargs=(torch.get_num_threads(),)) as pool:
+                             initializer=_init_worker, initargs=(threads_per_worker(workers),)) as pool:
         yield pool
 
 
