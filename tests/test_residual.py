@@ -175,7 +175,15 @@ def test_budget_check_trains_the_chosen_seeds_on_twice_the_schedule():
 def test_parallel_workers_give_the_same_runs_as_one_process():
     kwargs = dict(seeds=(0, 1), steps=4, eval_every=2, n_train=64, n_test=32, widths=(4, 8, 8), classes=4,
                   families=("plain",), show_progress=False)
-    alone, parallel = degradation_experiment((8,), **kwargs), degradation_experiment((8,), workers=2, **kwargs)
+    from cnnlessons.experiments.parallel import threads_per_worker
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(threads_per_worker(2))  # what each of the 2 workers uses: the same summation order
+    try:
+        alone = degradation_experiment((8,), **kwargs)
+    finally:
+        torch.set_num_threads(threads)
+    parallel = degradation_experiment((8,), workers=2, **kwargs)
     assert [r.seed for r in parallel.runs] == [0, 1]
     assert [r.history.loss for r in alone.runs] == [r.history.loss for r in parallel.runs]
     assert [r.test_error for r in alone.runs] == [r.test_error for r in parallel.runs]
