@@ -32,15 +32,17 @@ Interruptions: every ``--checkpoint-every`` steps rank 0 writes a checkpoint ato
 Each chunk of steps draws its batches from a generator seeded by (seed, chunk), so a resumed
 run takes the same steps as an uninterrupted one and, on the CPU with the same seed, world
 size and ``--threads``, ends with the same weights.
+
+The pieces: ``zoo.source`` (the settings, ``Config`` and ``MODELS``, and the source images),
+``zoo.manifest`` (the manifest written beside the weights, and ``--verify``), and this module
+(the training run, its checkpoints, data parallelism and the command line).
 """
 from __future__ import annotations
 
 import argparse
 import io
-import json
 import math
 import os
-import platform
 import shlex
 import sys
 import time
@@ -50,118 +52,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..data.procedural import make_shapes
-from ..data.targets import SOURCE_CLASSES
-from ..io import atomic_write_bytes, atomic_write_text, sha256
+from ..io import atomic_write_bytes
 from ..paths import checkout, data_dir, zoo_dir
-from ..models.cifar_resnet import cifar_resnet
 from ..seeding import seed_everything
-from ..train import Batches, evaluate, fit
-from . import checkpoints_path, load_checkpoint as load_zoo_checkpoint, load_file, manifest_path
+from ..train import Batches, fit
+from . import checkpoints_path
+from .manifest import verify, verify_checkpoints, write_manifest
+from .source import MODELS, SOURCES, Config, accuracy, build_model, source_data
 
-TEST_SEED_OFFSET = 500_000  # the source test set's seed is seed + this: never a training image
-VAL_SEED_OFFSET = 600_000   # the held-out validation set's (the curve during training)
-GLYPH_SEED_OFFSET = 7_919   # the glyph images' seeds are the shapes' seeds + this
-#: The sources ``--source`` accepts.
-SOURCES = ("shapes", "shapes+glyphs")
-
-
-@dataclass(frozen=True)
-class Config:
-    """Everything that determines the trained weights and what is measured of them."""
-
-    depth: int = 8
-    images: int = 40_000
-    test_images: int = 4_000
-    size: int = 16
-    steps: int = 1_000
-    batch_size: int = 128
-    lr: float = 0.1
-    weight_decay: float = 5e-4
-    warmup: float = 0.03
-    seed: int = 0
-    world_size: int = 1
-    threads: int = 1
-    source: str = "shapes"
-    widths: tuple[int, int, int] = (16, 32, 64)
-    checkpoint_every: int = 100   # the batches of each chunk of this many steps are seeded by (seed, chunk)
-    val_images: int = 0           # held-out source images measured every ``eval_every`` steps (0: none)
-    eval_every: int = 0
-    snapshots: tuple[int, ...] = ()  # steps whose weights are shipped as float16 checkpoints
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
-        object.__setattr__(self, "snapshots", tuple(int(s) for s in self.snapshots))
-        if self.source not in SOURCES:
-            raise ValueError(f"source must be one of {SOURCES}; got {self.source!r}")
-        if min(self.images, self.test_images, self.steps, self.batch_size, self.checkpoint_every) < 1:
-            raise ValueError(f"images, test_images, steps, batch_size and checkpoint_every must be >= 1; got {self}")
-        if self.eval_every < 0 or self.val_images < 0 or (self.eval_every > 0) != (self.val_images > 0):
-            raise ValueError(f"eval_every and val_images go together (both 0, or both >= 1); "
-                             f"got eval_every={self.eval_every}, val_images={self.val_images}")
-        if self.eval_every % self.checkpoint_every:
-            raise ValueError(f"eval_every ({self.eval_every}) must be a multiple of checkpoint_every "
-                             f"({self.checkpoint_every})")
-        bad = [s for s in self.snapshots if s % self.checkpoint_every or not 0 < s < self.steps]
-        if bad or list(self.snapshots) != sorted(set(self.snapshots)):
-            raise ValueError(f"snapshots must be increasing steps below --steps ({self.steps}), each a multiple of "
-                             f"checkpoint_every ({self.checkpoint_every}); got {self.snapshots}")
-
-    @property
-    def classes(self) -> tuple[str, ...]:
-        if self.source == "shapes":
-            return SOURCE_CLASSES
-        from ..data.glyphs import GLYPH_CLASSES
-
-        return SOURCE_CLASSES + GLYPH_CLASSES
-
-
-#: The shipped models' settings (``--model NAME``); the manifests hold the exact commands.
-MODELS: dict[str, Config] = {
-    "shapes_resnet8": Config(),
-    # lr 0.2: the best of 0.05, 0.1, 0.2 on held-out source accuracy after 400-step pilots
-    "glyphs_resnet14": Config(depth=14, widths=(24, 48, 96), source="shapes+glyphs", images=152_000,
-                              test_images=7_600, val_images=3_800, steps=4_000, lr=0.2, threads=1,
-                              checkpoint_every=250, eval_every=250, snapshots=(250, 500, 1_000, 2_000)),
-}
-
-
-def build_model(depth: int, num_classes: int = len(SOURCE_CLASSES),
-                widths: tuple[int, ...] = (16, 32, 64)) -> nn.Module:
-    """The architecture of the shipped models: He et al.'s CIFAR ResNet (see ``models.cifar_resnet``)."""
-    return cifar_resnet(depth, num_classes=num_classes, widths=widths)
-
-
-def _split_seed(config: Config, split: str) -> int:
-    offsets = {"train": 0, "val": VAL_SEED_OFFSET, "test": TEST_SEED_OFFSET}
-    if split not in offsets:
-        raise ValueError(f"split must be one of {tuple(offsets)}; got {split!r}")
-    return config.seed + offsets[split]
-
-
-def source_data(config: Config, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
-    """The source images of ``split``: ``"train"`` (seed ``seed``, ``images`` of them), ``"val"``
-    (seed ``seed + VAL_SEED_OFFSET``, ``val_images``) or ``"test"`` (``seed + TEST_SEED_OFFSET``, ``test_images``).
-
-    ``shapes+glyphs``: the procedural classes take labels ``0..15`` and the glyph classes the
-    rest; each class gets ``n // K`` images (the first ``n % K`` classes one more), the two
-    generators use different seeds (the glyphs' are offset by ``GLYPH_SEED_OFFSET``), and the
-    union is shuffled with the split's seed.
-    """
-    seed = _split_seed(config, split)
-    n = {"train": config.images, "val": config.val_images, "test": config.test_images}[split]
-    if config.source == "shapes":
-        return make_shapes(n, size=config.size, classes=config.classes, seed=seed)
-    from ..data.glyphs import GLYPH_CLASSES, make_glyphs
-
-    k_shapes, k = len(SOURCE_CLASSES), len(config.classes)
-    n_shapes = k_shapes * (n // k) + min(n % k, k_shapes)
-    if min(n_shapes, n - n_shapes) < 1:
-        raise ValueError(f"{n} {split} images are too few for {k} classes")
-    xs, ys = make_shapes(n_shapes, size=config.size, classes=SOURCE_CLASSES, seed=seed)
-    xg, yg = make_glyphs(n - n_shapes, size=config.size, classes=GLYPH_CLASSES, seed=seed + GLYPH_SEED_OFFSET)
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    return torch.cat([xs, xg])[order], torch.cat([ys, yg + k_shapes])[order]
+__all__ = ["MODELS", "Config", "build_parser", "canonical_command", "config_from_args", "half", "lr_factor",
+           "main", "pretrain", "source_data"]
 
 
 def lr_factor(step: int, total: int, warmup: float) -> float:
@@ -245,11 +145,6 @@ def load_checkpoint(path: Path, config: Config) -> dict | None:
     return state
 
 
-def _accuracy(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], device: torch.device) -> float:
-    _, error = evaluate(model, Batches(*data, 500, shuffle=False), device)
-    return 1 - error
-
-
 # --- the run --------------------------------------------------------------------------------
 
 def pretrain(config: Config, out: Path, *, checkpoint_dir: Path, device: str = "cpu", command: str = "",
@@ -305,7 +200,7 @@ def pretrain(config: Config, out: Path, *, checkpoint_dir: Path, device: str = "
             entry = {"step": step, "loss": sum(history.loss) / n, "train_error": sum(history.error) / n,
                      "lr": optimizer.param_groups[0]["lr"], "seconds": done_before + time.perf_counter() - start}
             if dist.main and val is not None and (step % config.eval_every == 0 or step == config.steps):
-                entry["val_accuracy"] = round(_accuracy(model, val, dev), 6)
+                entry["val_accuracy"] = round(accuracy(model, val, dev), 6)
             if dist.main and step in config.snapshots:
                 snapshots[step] = half(model.state_dict())
             log.append(entry)
@@ -332,116 +227,6 @@ def pretrain(config: Config, out: Path, *, checkpoint_dir: Path, device: str = "
     finally:
         if dist.world_size > 1 and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
-
-
-def _versions() -> dict[str, str]:
-    import numpy
-
-    versions = {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
-                "platform": platform.platform()}
-    try:
-        import matplotlib
-        import PIL
-        from PIL import features
-
-        versions.update({"matplotlib": matplotlib.__version__, "pillow": PIL.__version__,
-                         "freetype": str(features.version("freetype2"))})
-    except ImportError:  # only the glyph source needs them
-        pass
-    return versions
-
-
-def _data_description(config: Config) -> dict:
-    data: dict = {"generator": "cnnlessons.data.make_shapes", "train_images": config.images,
-                  "train_seed": config.seed, "test_images": config.test_images,
-                  "test_seed": config.seed + TEST_SEED_OFFSET}
-    if config.val_images:
-        data.update(val_images=config.val_images, val_seed=config.seed + VAL_SEED_OFFSET)
-    if config.source == "shapes+glyphs":
-        from ..data import glyphs
-
-        data["generator"] = "cnnlessons.data.make_shapes + cnnlessons.data.make_glyphs"
-        data["glyphs"] = {
-            "seed_offset": GLYPH_SEED_OFFSET, "classes": len(glyphs.GLYPH_CLASSES),
-            "characters": {name: glyphs.GLYPHS[name] for name in glyphs.GLYPH_CLASSES},
-            "fonts": {f: sha256(glyphs.font_dir() / f) for f in glyphs.FONTS},
-            "atlas_sha256": glyphs.atlas_digest(),
-            "left_out": "".join(glyphs.EXCLUDED),
-            "pose": "scale 0.5-0.9, aspect 0.82-1.22, rotation +-15 deg, shear +-0.2, shift inside the image",
-            "style": f"bolder stroke p={glyphs.BOLD}, Gaussian blur sigma (p) {list(glyphs.BLURS)}, "
-                     "foreground/background colours apart in brightness, pixel noise 0.05",
-        }
-    return data
-
-
-def write_manifest(out: Path, config: Config, *, command: str, log: list[dict], device: str = "cpu") -> dict:
-    """Measure ``out`` (and its checkpoints) on the source test set and write the manifest beside it."""
-    dev = torch.device(device)
-    test = source_data(config, "test")
-    model = build_model(config.depth, len(config.classes), config.widths)
-    model.load_state_dict(torch.load(out, map_location="cpu", weights_only=True))
-    accuracy = _accuracy(model, test, dev)
-    evals = [e for e in log if "val_accuracy" in e]
-    manifest = {
-        "name": out.stem,
-        "file": out.name,
-        "sha256": sha256(out),
-        "bytes": out.stat().st_size,
-        "architecture": {"builder": "cnnlessons.models.cifar_resnet.cifar_resnet", "depth": config.depth,
-                         "widths": list(config.widths), "num_classes": len(config.classes),
-                         "parameters": sum(p.numel() for p in model.parameters())},
-        "input": {"size": config.size, "channels": 3, "range": [-1, 1],
-                  "note": "images scaled to [-1, 1] like cnnlessons.data.make_shapes"},
-        "classes": list(config.classes),
-        "command": command,
-        "config": asdict(config),
-        "data": _data_description(config),
-        "source_accuracy": round(accuracy, 6),
-        "train_seconds": round(log[-1]["seconds"], 1) if log else None,
-    }
-    if evals:
-        last = evals[-1]["val_accuracy"]
-        quarter = [e for e in evals if e["step"] <= 0.75 * config.steps]
-        manifest["val_accuracy"] = last
-        manifest["plateau"] = {
-            "note": "held-out source accuracy over the last quarter of training (a plateau: a small gain)",
-            "from_step": quarter[-1]["step"] if quarter else None,
-            "gain_last_quarter": round(last - quarter[-1]["val_accuracy"], 6) if quarter else None,
-        }
-    if config.snapshots:
-        path = checkpoints_path(out)
-        stored = torch.load(path, map_location="cpu", weights_only=True)
-        entries = []
-        for step in config.snapshots:
-            model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in stored[step].items()})
-            val = next((e.get("val_accuracy") for e in log if e["step"] == step), None)
-            entries.append({"step": step, "source_accuracy": round(_accuracy(model, test, dev), 6), "val_accuracy": val})
-        manifest["checkpoints"] = {"file": path.name, "sha256": sha256(path), "bytes": path.stat().st_size,
-                                   "dtype": "float16", "entries": entries,
-                                   "note": "earlier weights of the same run (float16); the final ones are `file`"}
-    manifest["log"] = log
-    manifest["versions"] = _versions()
-    atomic_write_text(manifest_path(out), json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    return manifest
-
-
-def verify(out: Path, device: str = "cpu") -> tuple[float, float]:
-    """Re-measure a zoo model's source accuracy; return (measured, recorded in the manifest)."""
-    model, meta = load_file(out)
-    config = Config(**meta["config"])
-    return _accuracy(model.to(device), source_data(config, "test"), torch.device(device)), meta["source_accuracy"]
-
-
-def verify_checkpoints(out: Path, device: str = "cpu") -> list[tuple[int, float, float]]:
-    """Re-measure every shipped checkpoint of ``out``: ``(step, measured, recorded)`` each."""
-    meta = json.loads(manifest_path(out).read_text())
-    config = Config(**meta["config"])
-    test = source_data(config, "test")
-    rows = []
-    for entry in meta.get("checkpoints", {}).get("entries", []):
-        model, info = load_zoo_checkpoint(out, entry["step"])
-        rows.append((entry["step"], _accuracy(model.to(device), test, torch.device(device)), entry["source_accuracy"]))
-    return rows
 
 
 def canonical_command(config: Config, out: Path) -> str:
