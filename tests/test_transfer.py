@@ -77,7 +77,7 @@ def test_the_probe_reaches_the_optimum_scikit_learn_finds():
     f = 5 + torch.randn(60, 6, generator=g) + torch.nn.functional.one_hot(y, 6).float() * 1.5
     for l2 in (0.01, 1.0):
         fit = transfer.fit_probe(f, y, 3, l2=l2)
-        assert fit.optimal and fit.gradient <= transfer.probe.OPTIMAL_GRADIENT
+        assert fit.optimal and fit.gradient ** 2 / (2 * l2) <= transfer.probe.OPTIMALITY_GAP
         z = fit.probe.standardise(f).double().numpy()
         ref = LogisticRegression(C=1 / (l2 * len(y)), tol=1e-12, max_iter=100_000).fit(z, y.numpy())
         with torch.no_grad():
@@ -233,6 +233,13 @@ def test_each_choice_is_the_best_validation_score_among_runs_that_completed(toy_
         grid = ex.budget.l2_grid if strategy in transfer.PROBES else ex.budget.lr_grids[strategy]
         value = selection.chosen.l2 if strategy in transfer.PROBES else selection.chosen.lr
         assert selection.at_edge == (value in (min(grid), max(grid)))
+        if selection.at_edge:
+            inward = sorted(grid)[1] if value == min(grid) else sorted(grid)[-2]
+            neighbour = next(a for s, a, _ in selection.candidates
+                             if (s.l2 if strategy in transfer.PROBES else s.lr) == inward and s.stage == selection.chosen.stage)
+            assert selection.open_edge == (neighbour < best)
+        else:
+            assert not selection.open_edge
     for r in results:  # every seed reuses the setting chosen with seed 0
         assert r.setting == ex.select(r.strategy, r.labels_per_class, 0).chosen
         assert r.validation_per_class == 10 and (r.steps is None) == (r.strategy in transfer.PROBES)
