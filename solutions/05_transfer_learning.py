@@ -6,7 +6,17 @@ import copy
 import torch
 from torch import nn
 
-probe_parameters = 64 * 8 + 8  # W: 8 x 64, b: 8
+from cnnlessons import zoo
+from cnnlessons.data import load_target
+from cnnlessons.exercises.transfer import SOURCE
+from cnnlessons.experiments import transfer
+
+
+def probe_parameters() -> int:
+    """W is 8 x C (one row per class, one column per feature), b has 8 entries."""
+    model, _ = zoo.load(SOURCE)
+    channels = model.fc.in_features  # the last stage's width: what the probe reads
+    return channels * 8 + 8
 
 
 def freeze(model: nn.Module) -> None:
@@ -24,21 +34,34 @@ def features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def measured_running_mean_step() -> float:
-    """Run a copy of the shipped model once in train mode on 20 digits; fit f in m_new = m + f (b - m)."""
-    from cnnlessons import zoo
-    from cnnlessons.data import load_target
-
-    model = copy.deepcopy(zoo.load("shapes_resnet8")[0])
+def running_mean_step() -> float:
+    """Run a copy of the source once in train mode on 20 digits; fit f in m_new = m + f (b - m).
+    The answer is BatchNorm2d's momentum argument, 0.1 by default."""
+    model = copy.deepcopy(zoo.load(SOURCE)[0])
     x = load_target("digits", size=16).x_train[:20]
     m = model.bn1.running_mean.clone()
     b = model.conv1(x).mean(dim=(0, 2, 3))  # the batch mean of what bn1 normalises
     model.train()(x)
     step = model.bn1.running_mean - m
-    return (((step * (b - m)).sum() / ((b - m) ** 2).sum()).item())  # 0.1: BatchNorm2d's momentum
+    return ((step * (b - m)).sum() / ((b - m) ** 2).sum()).item()
 
 
-running_mean_step = measured_running_mean_step()
+def random_head() -> float:
+    """Fine-tuning from a random head: the same run as the lesson's finetune_all, but the head is a
+    fresh Probe (seeded), not the fitted one. It ends below the run from the fitted probe: the random
+    head's first gradients push the pretrained features around before the head has learnt anything,
+    and 100 small steps are not enough to recover (LP-FT, Kumar et al. 2022)."""
+    model, _ = zoo.load(SOURCE)
+    digits = transfer.Experiment(model, zoo.scratch_builder(SOURCE), load_target("digits", size=16),
+                                 transfer.Budget(epochs=3, lr_grids=transfer.lr_grids("one")))
+    idx = digits.labelled(5, seed=0)
+    x, y = digits.target.x_train[idx], digits.target.y_train[idx]
+    torch.manual_seed(0)
+    head = transfer.Probe(digits.features.pooled[-1][idx], 10)
+    net, _ = transfer.finetune_all(model, head, x, y, lr=0.001, steps=digits.budget.steps(len(idx)),
+                                   batch_size=digits.budget.batch(len(idx)), bn="frozen", seed=0)
+    return (transfer.predict(net, digits.target.x_test) == digits.target.y_test).float().mean().item()
+
 
 SOLUTIONS = {"probe_parameters": probe_parameters, "freeze_backbone": freeze, "pooled_features": features,
-             "running_mean_step": running_mean_step}
+             "running_mean_step": running_mean_step, "random_head": random_head}

@@ -108,11 +108,12 @@ def test_labels_per_class_larger_than_a_class_is_reduced_with_a_note(folder):
            "validation split" in notes[0]
 
 
-def test_best_strategy_without_results_says_what_ran():
-    summary = transfer.summarise([{"target": "t", "labels_per_class": 5, "strategy": "scratch", "seed": 0,
-                                   "accuracy": 0.5}])
-    with pytest.raises(KeyError, match=r"no results for target 'u' at 5.*\('t', 5\)"):
-        transfer.best_strategy(summary, "u", 5)
+def test_best_by_validation_without_results_says_what_it_looked_for():
+    rows = [{"target": "t", "labels_per_class": 5, "strategy": "scratch", "seed": 0, "accuracy": 0.5,
+             "val_accuracy": 0.5}]
+    with pytest.raises(KeyError, match=r"no runs of \['linear_probe'\] where \{'target': 'u'"):
+        transfer.best_by_validation(rows, ("linear_probe",), target="u")
+    assert transfer.best_by_validation(rows, ("scratch",), target="t") == "scratch"
 
 
 def test_confusion_matrix_and_figures(folder):
@@ -128,18 +129,19 @@ def test_confusion_matrix_and_figures(folder):
     assert show_confusion(m, t.classes, "x").axes[0].get_title() == "x"
 
 
-def test_runner_predictions_reproduce_compare(folder):
+def test_a_fresh_experiment_reproduces_compare(folder):
     from cnnlessons import zoo
 
     model, _ = zoo.load("shapes_resnet8")
     build = zoo.scratch_builder("shapes_resnet8")
     t = load_folder(folder, size=16)
-    budget = transfer.Budget(epochs=1, min_steps=5, probe_steps=20)
-    rows = transfer.compare(transfer.Runner(model, build, t, budget), [3], [0], strategies=("linear_probe", "scratch"))
-    runner = transfer.Runner(model, build, t, budget)  # a fresh runner: the same choices and the same runs
+    budget = transfer.Budget(epochs=1, lr_grids=transfer.lr_grids("one"), l2_grid=(1.0, 0.01))
+    rows = transfer.compare(transfer.Experiment(model, build, t, budget), [3], [0],
+                            strategies=("linear_probe", "scratch"))
+    again = transfer.Experiment(model, build, t, budget)  # a fresh experiment: the same choices and the same runs
     for row in rows:
-        r = runner.run(row.strategy, 3, 0)
-        assert (r.lr, r.accuracy) == (row.lr, row.accuracy)
+        r = again.run(row.strategy, 3, [0])[0]
+        assert (r.setting, r.accuracy) == (row.setting, row.accuracy)
         assert r.accuracy == (r.predictions == t.y_test).float().mean().item()
 
 
@@ -163,8 +165,9 @@ def test_whole_lesson_runs_on_a_folder(tmp_path, monkeypatch):
     text = "".join("".join(o.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code"
                    for o in c.get("outputs", []))
     assert "zz_broken.png" in text
-    assert "labels per class compared: [5, 'all']" in text
+    html = "".join("".join(o.get("data", {}).get("text/html", "")) for c in nb["cells"] if c["cell_type"] == "code"
+                   for o in c.get("outputs", []))
+    assert "5 (+5), all" in html  # the columns compared: 5 labels a class (+5 validation, a quarter of 22) and all
     table = _claims(nb)
-    assert "my images: the best strategy beats chance (1/4) on every seed" in table
-    assert "my images: retraining the best strategy" in table
-    assert "skipped: needs dataset 'offline'" in table and "FAILED" not in table
+    assert "my images: the strategy best on validation" in table and "beats chance (1/4) on every seed" in table
+    assert "skipped: needs the offline targets and the shipped weights" in table and "FAILED" not in table

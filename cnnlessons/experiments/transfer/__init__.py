@@ -17,8 +17,8 @@ One concept per module:
 ``from cnnlessons.experiments import transfer`` gives all of them, and their main names here.
 """
 from . import experiment, features, finetune, probe, record, rule, stats
-from .experiment import (ALL, LR_GRIDS, PRETRAINED, PROBES, STRATEGIES, TRAINS_WEIGHTS, Budget, Experiment, LabelCount,
-                         Result, Selection, Setting, compare, narrow, probe_each_stage, usable_labels_per_class)
+from .experiment import (ALL, LR_GRIDS, LR_ONE, PRETRAINED, PROBES, STRATEGIES, TRAINS_WEIGHTS, Budget, Experiment, LabelCount,
+                         Result, Selection, Setting, compare, lr_grids, probe_each_stage, usable_labels_per_class)
 from .features import Features, extract
 from .finetune import (FIT_ERROR, FrozenStatistics, finetune_all, finetune_last, fitted, last_stage, predict, scratch,
                        sgd, start_losses, with_probe_head)
@@ -26,10 +26,10 @@ from .probe import L2_GRID, Probe, ProbeFit, fit_probe, fit_probes
 from .rule import RULE, Cell, Verdict, cell, transfer_effects, verdict
 from .stats import Paired, Summary, best_by_validation, confusion, paired, select_rows, summarise, top_confusions
 
-__all__ = ["ALL", "FIT_ERROR", "L2_GRID", "LR_GRIDS", "PRETRAINED", "PROBES", "RULE", "STRATEGIES", "TRAINS_WEIGHTS",
+__all__ = ["ALL", "FIT_ERROR", "L2_GRID", "LR_GRIDS", "LR_ONE", "PRETRAINED", "PROBES", "RULE", "STRATEGIES", "TRAINS_WEIGHTS",
            "Budget", "Cell", "Experiment", "Features", "FrozenStatistics", "LabelCount", "Paired", "Probe", "ProbeFit",
            "Result", "Selection", "Setting", "Summary", "Verdict", "best_by_validation", "cell", "compare", "confusion",
            "experiment", "extract", "features", "finetune", "finetune_all", "finetune_last", "fit_probe", "fit_probes",
-           "fitted", "last_stage", "narrow", "paired", "predict", "probe", "probe_each_stage", "record", "rule", "scratch",
+           "fitted", "last_stage", "lr_grids", "paired", "predict", "probe", "probe_each_stage", "record", "rule", "scratch",
            "select_rows", "sgd", "start_losses", "stats", "summarise", "top_confusions", "transfer_effects",
            "usable_labels_per_class", "verdict", "with_probe_head"]

@@ -21,8 +21,9 @@ the comparison fair (``Experiment``):
 - **The same budget.** Every strategy that trains weights takes ``Budget.steps(n)`` SGD steps on
   ``n`` labelled images; a probe is fitted to its optimum. Only a run that *fitted* its training
   images (``finetune.fitted``) can be chosen, when one did, so no strategy wins by stopping early.
-- **Grids wide enough.** A choice at an end of its grid is flagged (``Result.at_edge``): the best
-  value might lie beyond it.
+- **Grids wide enough.** A choice at an end of its grid is flagged (``Result.at_edge``); where its
+  neighbour scored lower (``open_edge``) the best value may lie beyond the grid, where the neighbour
+  scored the same the validation curve is flat there and a further value would change little.
 """
 from __future__ import annotations
 
@@ -48,14 +49,26 @@ PRETRAINED: tuple[str, ...] = ("linear_probe", "earlier_probe", "finetune_last",
 #: The learning rates each strategy that trains weights chooses from on validation: half-decades, each
 #: grid wide enough that the choices fall inside it (fine-tuning from a fitted head wants smaller steps
 #: than training from random weights).
-LR_GRIDS: dict[str, tuple[float, ...]] = {"scratch": (0.01, 0.03, 0.1, 0.3, 1.0),
-                                          "finetune_last": (0.0001, 0.0003, 0.001, 0.003, 0.01),
+LR_GRIDS: dict[str, tuple[float, ...]] = {"scratch": (0.003, 0.01, 0.03, 0.1, 0.3),
+                                          "finetune_last": (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1),
                                           "finetune_all": (0.0001, 0.0003, 0.001, 0.003, 0.01)}
 
 
-def narrow(grids: Mapping[str, tuple[float, ...]] = LR_GRIDS) -> dict[str, tuple[float, ...]]:
-    """The middle three values of each grid: a cheaper search, more often at an edge."""
-    return {s: g[(len(g) - 3) // 2:(len(g) - 3) // 2 + 3] if len(g) > 3 else g for s, g in grids.items()}
+#: One learning rate per strategy, no search (the default lesson's, to save time): a value inside the
+#: range the recorded run chose on validation (the lesson checks it against the record).
+LR_ONE: dict[str, tuple[float, ...]] = {"scratch": (0.03,), "finetune_last": (0.003,), "finetune_all": (0.001,)}
+
+
+def lr_grids(search: str) -> dict[str, tuple[float, ...]]:
+    """The learning rates each strategy tries: ``"wide"`` (``LR_GRIDS``), ``"narrow"`` (the middle
+    three of each), ``"one"`` (``LR_ONE``: no search)."""
+    if search == "wide":
+        return dict(LR_GRIDS)
+    if search == "narrow":
+        return {s: g[(len(g) - 3) // 2:(len(g) - 3) // 2 + 3] for s, g in LR_GRIDS.items()}
+    if search == "one":
+        return dict(LR_ONE)
+    raise ValueError(f"search must be 'one', 'narrow' or 'wide'; got {search!r}")
 #: ``labels_per_class`` meaning every training image except the validation split ("quite a lot of data").
 ALL = "all"
 
@@ -127,6 +140,7 @@ class Result:
     seed: int
     setting: Setting
     at_edge: bool
+    open_edge: bool
     validation_per_class: int
     val_accuracy: float
     accuracy: float
@@ -148,7 +162,7 @@ class Result:
         """The run as one flat row of plain values (what a record keeps)."""
         return {"target": self.target, "strategy": self.strategy, "labels_per_class": self.labels_per_class,
                 "seed": self.seed, "lr": self.setting.lr, "l2": self.setting.l2, "stage": self.setting.stage,
-                "at_edge": self.at_edge, "validation_per_class": self.validation_per_class,
+                "at_edge": self.at_edge, "open_edge": self.open_edge, "validation_per_class": self.validation_per_class,
                 "val_accuracy": round(self.val_accuracy, 4), "accuracy": round(self.accuracy, 4),
                 "final_train_error": round(self.final_train_error, 4), "steps": self.steps, "fitted": self.fitted,
                 "optimal": self.optimal, "factor": self.factor, "bn": self.bn}
@@ -163,7 +177,8 @@ class Selection:
     seed: int
     candidates: tuple[tuple[Setting, float, bool], ...]
     chosen: Setting
-    at_edge: bool
+    at_edge: bool    # the chosen value is an end of its grid (and the grid has more than one value)
+    open_edge: bool  # ... and its neighbour in the grid scored lower: the best value may lie beyond the grid
 
 
 @dataclass
@@ -303,12 +318,22 @@ class Experiment:
         scored = [(setting, self._accuracy(run, self.val)[0], run.complete, run) for setting, run in runs]
         best = max(range(len(scored)), key=lambda i: (scored[i][2], scored[i][1], -i))
         chosen, _, _, run = scored[best]
-        grid = self.budget.l2_grid if strategy in PROBES else self.budget.lr_grids[strategy]
-        value = chosen.l2 if strategy in PROBES else chosen.lr
         selection = Selection(strategy, labels_per_class, seed, tuple((s, a, c) for s, a, c, _ in scored), chosen,
-                              len(grid) > 1 and value in (min(grid), max(grid)))
+                              *self._edge(strategy, scored, best))
         self._selections[key] = (selection, run)
         return selection, run
+
+    def _edge(self, strategy: str, scored: list, best: int) -> tuple[bool, bool]:
+        """Whether the chosen candidate's value is an end of its grid, and whether its neighbour (the
+        candidate one step inwards, same stage) scored lower on validation."""
+        grid = sorted(self.budget.l2_grid if strategy in PROBES else self.budget.lr_grids[strategy])
+        value = (lambda s: s.l2) if strategy in PROBES else (lambda s: s.lr)
+        chosen = scored[best][0]
+        if len(grid) < 2 or value(chosen) not in (grid[0], grid[-1]):
+            return False, False
+        inward = grid[1] if value(chosen) == grid[0] else grid[-2]
+        neighbour = next(a for s, a, _, _ in scored if value(s) == inward and s.stage == chosen.stage)
+        return True, neighbour < scored[best][1]
 
     # -- final runs -------------------------------------------------------------------------------
     def _final_run(self, strategy: str, labels_per_class: LabelCount, seed: int, selection: Selection,
@@ -339,7 +364,7 @@ class Experiment:
             trains = strategy in TRAINS_WEIGHTS
             self._results[key] = Result(
                 self.target.name, strategy, labels_per_class, seed, selection.chosen, selection.at_edge,
-                self.validation_per_class, val_accuracy, accuracy, run.final_train_error,
+                selection.open_edge, self.validation_per_class, val_accuracy, accuracy, run.final_train_error,
                 steps=len(run.history.error) if run.history else None, fitted=run.complete if trains else None,
                 optimal=None if trains else run.complete, factor=factor,
                 bn=self.budget.bn if strategy in ("finetune_last", "finetune_all") else None,

@@ -95,7 +95,8 @@ def sgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float, steps:
     optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
     batches = Batches(x, y, min(batch_size, len(x)), seed=seed, device=device, drop_last=True)
-    return fit(model, batches, optimizer, steps=steps, scheduler=scheduler, eval_every=len(batches), device=device,
+    # fit steps the scheduler at each evaluation: every step, so the cosine is followed step by step
+    return fit(model, batches, optimizer, steps=steps, scheduler=scheduler, eval_every=1, device=device,
                show_progress=False)
 
 

@@ -44,15 +44,19 @@ def rows(results: Sequence[Result]) -> list[dict[str, Any]]:
     return [r.row() for r in unique(results)]
 
 
-def curves(results: Sequence[Result]) -> dict[str, list[dict[str, Any]]]:
+def curves(results: Sequence[Result], points: int = 50) -> dict[str, list[dict[str, Any]]]:
     """``{"runs": [...]}``: for every SGD run, its identifying fields and its training error and loss
-    per pass over its images (``History.eval_step``, ``window_error``, ``window_loss``)."""
+    averaged over ``points`` equal spans of its steps (each batch's, in train mode: ``History.error``
+    and ``loss``), ``step`` the last step of each span."""
     runs = []
     for r in unique(results):
         if r.history is None:
             continue
-        h = r.history
+        h, n = r.history, len(r.history.error)
+        ends = sorted({max(1, round(n * (i + 1) / min(points, n))) for i in range(min(points, n))})
+        starts = [0] + ends[:-1]
         runs.append({"target": r.target, "strategy": r.strategy, "labels_per_class": r.labels_per_class,
-                     "seed": r.seed, "factor": r.factor, "bn": r.bn, "lr": r.setting.lr, "step": list(h.eval_step),
-                     "error": [round(e, 4) for e in h.window_error], "loss": [round(v, 4) for v in h.window_loss]})
+                     "seed": r.seed, "factor": r.factor, "bn": r.bn, "lr": r.setting.lr, "step": ends,
+                     "error": [round(sum(h.error[a:b]) / (b - a), 4) for a, b in zip(starts, ends)],
+                     "loss": [round(sum(h.loss[a:b]) / (b - a), 4) for a, b in zip(starts, ends)]})
     return {"runs": runs}
