@@ -194,7 +194,7 @@ def test_glyph_run_ships_checkpoints_the_zoo_loads(tmp_path):
     assert [e["step"] for e in meta["log"] if "val_accuracy" in e] == [10, 20, 30]
     entries = zoo.checkpoints(out)
     assert [e["step"] for e in entries] == [10, 20, 30] and [e["final"] for e in entries] == [False, False, True]
-    assert meta["checkpoints"]["bytes"] < out.stat().st_size  # float16: about half the final file
+    assert meta["checkpoints"]["bytes"] < 2 * 0.6 * out.stat().st_size  # two float16 snapshots: about half the final file each
     final, _ = zoo.load_checkpoint(out, 30)
     assert torch.equal(final.fc.weight, zoo.load_file(out)[0].fc.weight)
     early, info = zoo.load_checkpoint(out, 10)

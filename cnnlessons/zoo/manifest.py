@@ -66,7 +66,7 @@ def write_manifest(out: Path, config: Config, *, command: str, log: list[dict], 
     test = source_data(config, "test")
     model = build_model(config.depth, len(config.classes), config.widths)
     model.load_state_dict(torch.load(out, map_location="cpu", weights_only=True))
-    accuracy = accuracy(model, test, dev)
+    source_accuracy = accuracy(model, test, dev)
     evals = [e for e in log if "val_accuracy" in e]
     manifest = {
         "name": out.stem,
@@ -82,7 +82,7 @@ def write_manifest(out: Path, config: Config, *, command: str, log: list[dict], 
         "command": command,
         "config": asdict(config),
         "data": _data_description(config),
-        "source_accuracy": round(accuracy, 6),
+        "source_accuracy": round(source_accuracy, 6),
         "train_seconds": round(log[-1]["seconds"], 1) if log else None,
     }
     if evals:
