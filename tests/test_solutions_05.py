@@ -81,10 +81,10 @@ def test_the_random_head_ends_below_the_fitted_probe_it_replaces():
     model, _ = zoo.load(ex.SOURCE)
     digits = transfer.Experiment(model, zoo.scratch_builder(ex.SOURCE), load_target("digits", size=16),
                                  transfer.Budget(epochs=3, lr_grids=transfer.lr_grids("one")))
-    idx = digits.labelled(5, seed=0)
-    net, _ = transfer.finetune_all(model, digits.probe(5, 0), digits.target.x_train[idx], digits.target.y_train[idx],
+    idx = digits.labelled(5, seed=1)
+    net, _ = transfer.finetune_all(model, digits.probe(5, 1), digits.target.x_train[idx], digits.target.y_train[idx],
                                    lr=0.001, steps=digits.budget.steps(len(idx)),
-                                   batch_size=digits.budget.batch(len(idx)), bn="frozen", seed=0)
+                                   batch_size=digits.budget.batch(len(idx)), bn="frozen", seed=1)
     from_probe = (transfer.predict(net, digits.target.x_test) == digits.target.y_test).float().mean().item()
     assert SOLUTIONS["random_head"]() < from_probe
 
