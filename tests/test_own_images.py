@@ -167,7 +167,8 @@ def test_whole_lesson_runs_on_a_folder(tmp_path, monkeypatch):
     assert "zz_broken.png" in text
     html = "".join("".join(o.get("data", {}).get("text/html", "")) for c in nb["cells"] if c["cell_type"] == "code"
                    for o in c.get("outputs", []))
-    assert "5 (+5), all" in html  # the columns compared: 5 labels a class (+5 validation, a quarter of 22) and all
+    # the columns compared: 5 labels a class (+5 validation, a quarter of 22), 20 reduced to the 17 a class has, all
+    assert "5 (+5), 17 (+5), all" in html and "labels_per_class 20 -> 17" in text
     table = _claims(nb)
     assert "my images: the strategy best on validation" in table and "beats chance (1/4) on every seed" in table
     assert "skipped: needs the offline targets and the shipped weights" in table and "FAILED" not in table
