@@ -513,33 +513,26 @@ def test_the_website_and_the_deck_show_no_hidden_code(small_site):
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_the_static_calculator_moves_on_the_website(small_site):
-    """On the page, with no kernel: dragging the calculator's slider updates its readout."""
+def test_the_static_calculator_moves_on_the_website(small_site, browser_site):
+    """On the page, with no kernel: dragging the calculator's slider updates its readout. (It borrows the
+    module's browser: a second sync_playwright inside the first finds its event loop running.)"""
     from test_slides import drag_calculator
 
+    _, chromium = browser_site
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(small_site)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        if not CHROMIUM.is_file():
-            reason = f"no Chromium at {CHROMIUM}: run scripts/install-browser.sh"
-            if os.environ.get("CI", "").lower() in ("1", "true"):
-                pytest.fail(f"CI must run the browser test, but {reason}")
-            pytest.skip(reason)
-        sync_playwright = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]'").sync_playwright
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-            try:
-                tab = Tab((f"http://127.0.0.1:{server.server_address[1]}", chromium))
-                tab.page.set_viewport_size({"width": PAGE_WIDTH, "height": 900})
-                tab.open("98_hidden.html")
-                root = tab.page.locator(".cnnlessons-static[data-widget='inception_calculator']")
-                root.scroll_into_view_if_needed()
-                drag_calculator(tab.page, root)
-                tab.screenshot("static-calculator", full_page=False)
-                assert tab.errors == [], tab.errors
-                tab.close()
-            finally:
-                chromium.close()
+        tab = Tab((f"http://127.0.0.1:{server.server_address[1]}", chromium))
+        try:
+            tab.page.set_viewport_size({"width": PAGE_WIDTH, "height": 900})
+            tab.open("98_hidden.html")
+            root = tab.page.locator(".cnnlessons-static[data-widget='inception_calculator']")
+            root.scroll_into_view_if_needed()
+            drag_calculator(tab.page, root)
+            tab.screenshot("static-calculator", full_page=False)
+            assert tab.errors == [], tab.errors
+        finally:
+            tab.close()
     finally:
         server.shutdown()
         server.server_close()
