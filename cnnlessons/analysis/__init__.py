@@ -22,8 +22,8 @@ from .stacks import LayerSpec, build_stack, conv_stack
 __all__ = [
     "LAST_FEATURE_MAP", "Cost", "Diagram", "LayerCost", "LayerSpec", "LayerStep", "ReceptiveField",
     "ReceptiveFieldError",
-    "build_stack", "centre_unit", "compare_forward", "conv_stack", "conv_weights", "count", "count_parameters", "dependency_map",
-    "dependency_maps", "diagram", "effective_receptive_field", "erf_std", "feature_extractor", "layer_macs",
-    "plot_fields_on_image", "receptive_field", "separable_ratio", "separable_vs_dense", "separable_weights", "side_by_side",
-    "support_box", "time_forward",
+    "build_stack", "centre_unit", "compare_forward", "conv_stack", "conv_weights", "count", "count_parameters",
+    "dependency_map", "dependency_maps", "diagram", "effective_receptive_field", "erf_std", "feature_extractor", "layer_macs",
+    "plot_fields_on_image", "receptive_field", "separable_ratio", "separable_vs_dense", "separable_weights",
+    "side_by_side", "support_box", "time_forward",
 ]

@@ -178,18 +178,23 @@ def design_space_experiment(spaces: Sequence[DesignSpace] = (FREE, INCREASING), 
 
 
 def design_space_claims(claims, summary: dict[str, list[float]], *, label: str = "",
-                        recorded: bool = False) -> list[float]:
+                        direction: bool = False) -> list[float]:
     """Check the lesson's design-space claims on a ``DesignSpaceResult.summary()`` (a live run's or a
     record's) and return the per-seed paired differences (widths increase minus any widths, mean error).
+    With ``direction`` it also asserts RegNet's finding: the widths-increase space has the lower mean
+    error on every seed (the recorded full run's result; a default run, with few networks, only prints it).
 
     The networks train briefly on purpose (RegNet's low-epoch regime), so these claims are about the
     spaces after that budget, not about converged networks."""
-    from ..claims import below
+    from ..claims import below, on_every_seed
 
     means = {k.split(":")[0]: v for k, v in summary.items() if k.endswith(": mean error")}
     differences = [round(a - b, 4) for a, b in zip(means[INCREASING.name], means[FREE.name])]
     claims.check(f"{label}design spaces: the sampled networks beat chance (mean held-out error < 0.95, every space "
                  "and seed)", round(max(max(v) for v in means.values()), 3), below(0.95))
+    if direction:
+        claims.check(f"{label}design spaces: 'widths increase' minus 'any widths' mean held-out error, per seed "
+                     f"({len(differences)} seeds)", differences, on_every_seed(below(0)))
     return differences
 
 

@@ -97,7 +97,7 @@ class Comparison:
         return out
 
 
-def vit_vs_cnn(sizes: Sequence[int] = (500, 4000), seeds: Sequence[int] = (0, 1), *, epochs: int = 4,
+def vit_vs_cnn(sizes: Sequence[int] = (500, 2000), seeds: Sequence[int] = (0, 1), *, epochs: int = 4,
                n_val: int = 1000, image_size: int = 16, classes: int = 20, recipe: ModernRecipe = MODERN,
                device: torch.device | str = "cpu", data_seed: int = 0) -> Comparison:
     """Train both networks on the first ``size`` of the same procedural training images, for each size
