@@ -7,7 +7,7 @@ import pytest
 
 from cnnlessons.course.lessons import all_lessons, get_lesson
 from cnnlessons.records import (RECORD_ENV, RecordError, load_record, manifest_path, record_path, record_rows,
-                                records_dir, save_record, within_spread)
+                                records_dir, save_record, within_spread, write_record)
 
 RECORDED = [lesson for lesson in all_lessons() if lesson.recorded]
 
@@ -106,8 +106,18 @@ def test_save_record_keeps_structured_rows_and_the_processs_thread_count(tmp_pat
             save_record(parameters={}, summary={}, rows=bad)
 
 
-def test_records_without_rows_still_load_and_say_so_when_rows_are_asked_for():
-    record = load_record(RECORDED[0].id)
+def test_records_without_rows_still_load_and_say_so_when_rows_are_asked_for(tmp_path, monkeypatch):
+    lesson = RECORDED[0].id
+    home = tmp_path / "course"
+    (home / "notebooks").mkdir(parents=True)
+    (home / "data" / "zoo").mkdir(parents=True)
+    (home / "data" / "records").mkdir()
+    shipped = load_record(lesson)
+    manifest = {k: v for k, v in shipped.pop("manifest").items() if k not in ("bytes", "sha256", "file", "lesson")}
+    shipped.pop("rows", None)  # a record made before rows were kept
+    write_record(lesson, shipped, manifest, folder=(home / "data" / "records").resolve())
+    monkeypatch.setenv("CNNLESSONS_HOME", str(home))
+    record = load_record(lesson)
     assert "rows" not in record and record["summary"]
-    with pytest.raises(RecordError, match=f"cnnlessons record {RECORDED[0].id}"):
+    with pytest.raises(RecordError, match=f"cnnlessons record {lesson}"):
         record_rows(record)
