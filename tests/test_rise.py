@@ -53,7 +53,7 @@ def test_a_lesson_opens_as_a_rise_slideshow_and_advances(lab):  # noqa: F811
         page.locator(".jp-Notebook").first.click()
         page.keyboard.press("Escape")  # command mode: the shortcut's selector is .jp-Notebook:focus
         page.keyboard.press("Alt+r")
-        frame_element = page.locator("iframe[src*='rise/']").first
+        frame_element = page.locator(f"iframe[src*='rise/notebooks/{LESSON}']").first
         frame_element.wait_for(timeout=TIMEOUT_MS)
         assert f"notebooks/{LESSON}" in frame_element.get_attribute("src")
         frame = frame_element.element_handle().content_frame()
@@ -97,12 +97,13 @@ def test_rise_follows_the_decks_slide_structure(lab):  # noqa: F811
     (root / "notebooks" / "zz_rise.ipynb").write_text(dumps(clean(json.loads(nbformat.writes(nb)))))
     context, page, errors = new_tab(browser)
     try:
-        page.goto(f"{url}/lab/tree/notebooks/zz_rise.ipynb", wait_until="domcontentloaded")
+        # ?reset: JupyterLab would otherwise restore its saved workspace, the first test's RISE view included
+        page.goto(f"{url}/lab/tree/notebooks/zz_rise.ipynb?reset", wait_until="domcontentloaded")
         page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=TIMEOUT_MS)
         page.locator(".jp-Notebook .jp-Cell").first.click()
         page.keyboard.press("Escape")
         page.keyboard.press("Alt+r")
-        frame_element = page.locator("iframe[src*='rise/']").first
+        frame_element = page.locator("iframe[src*='rise/notebooks/zz_rise.ipynb']").first
         frame_element.wait_for(timeout=TIMEOUT_MS)
         frame = frame_element.element_handle().content_frame()
         frame.locator(".reveal .slides > section.present").first.wait_for(state="attached", timeout=TIMEOUT_MS)
