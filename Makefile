@@ -47,11 +47,19 @@ lab: $(STAMP) ## open JupyterLab on the lessons (trusted, so saved widget views 
 # the native kernels (AVX2/AVX-512), so one pass that compares equal proves both: no compared
 # output depends on the CPU's arithmetic (what makes `make test` pass on any machine), and the
 # notebooks still run. A second, native pass would add ~4 minutes and prove nothing more.
+#
+# Both passes spread their files over JOBS worker processes (pytest-xdist; --dist loadfile keeps a
+# test file's fixtures, and a notebook's cells, in one worker), and each worker's torch gets its
+# share of the cores (OMP_NUM_THREADS, unless you set it): two workers of one thread keep a 2-core
+# CPU busier than one worker of two. No compared output depends on the thread count.
+JOBS ?= 2
+XDIST = -n $(JOBS) --dist loadfile
+THREADS = $${OMP_NUM_THREADS:-$$(( $$(nproc) / $(JOBS) > 1 ? $$(nproc) / $(JOBS) : 1 ))}
 test: $(STAMP) ## the whole test suite: unit tests, browser tests, strict nbval of every lesson (portable kernels)
 	bash scripts/install-browser.sh
-	@status=0; \
-	$(PYTEST) tests || status=1; \
-	ATEN_CPU_CAPABILITY=default $(PYTEST) $(NBVAL) notebooks || status=1; \
+	@status=0; threads=$(THREADS); echo "make test: $(JOBS) workers of $$threads torch thread(s)"; \
+	OMP_NUM_THREADS=$$threads $(PYTEST) $(XDIST) tests || status=1; \
+	OMP_NUM_THREADS=$$threads ATEN_CPU_CAPABILITY=default $(PYTEST) $(XDIST) $(NBVAL) notebooks || status=1; \
 	exit $$status
 
 test-fast: $(STAMP) ## unit tests only (no notebooks, no browser)
