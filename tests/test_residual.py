@@ -250,13 +250,14 @@ def test_degradation_claims_skip_unconverged_runs_and_fail_them_when_required():
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
-def test_degradation_speed_claims_hold_for_two_more_seeds():
+def test_degradation_speed_claims_hold_for_another_seed():
     """Lesson 03's claims (a) and (b) at its default budget (300 steps, 4,000 images, the paper's
-    CIFAR recipe, depths 8 and 32), for seeds other than the notebook's [0, 1]."""
+    CIFAR recipe, depths 8 and 32), for seed 3: neither of the notebook's [0, 1] nor the seed 2
+    that ``test_lessons`` runs the whole lesson on (its demo preset: the same budget, one seed)."""
     from cnnlessons.claims import Claims
     from cnnlessons.experiments import degradation_claims
 
-    result = degradation_experiment((8, 32), seeds=(2, 3), steps=300, show_progress=False)
+    result = degradation_experiment((8, 32), seeds=(3,), steps=300, show_progress=False)
     claims = Claims()
     degradation_claims(claims, result.summary(), 8, 32, steps=300, require_convergence=False)
     assert [c.status for c in claims.items[:2]] == ["holds", "holds"], claims.rows()
